@@ -1,0 +1,35 @@
+# edgeperf: `make bench` runs the default benchmark, `make test` the tests.
+# Both create the virtual environment in $(VENV) and install into it first.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test bench targets overhead clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/edgeperf-bench
+
+# Re-derive every embedded workload's target (minutes; rewrites
+# workloads/targets.json with the date and this machine's fingerprint).
+targets: $(STAMP)
+	$(VENV)/bin/edgeperf-set-targets
+
+# Harness steps/s against a bare jitted lax.scan loop of the same step.
+overhead: $(STAMP)
+	$(PY) -m edgeperf.harness.bench_overhead
+
+clean:
+	rm -rf $(VENV) results .benchmarks

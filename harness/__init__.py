@@ -1,0 +1,1 @@
+"""Runs submissions on workloads, timed; records steps, evals, diagnostics."""

@@ -1,0 +1,130 @@
+"""``edgeperf-set-targets``: the re-runnable procedure behind every target.
+
+Procedure (for one workload preset)::
+
+    for η in the constant submission's log-2 grid {1e-3 · 2^i, i = −1..10}:
+        run constant-lr GD from seed 0 for step_hint steps (no early stop)
+        score(η) = mean train objective of the last 5 iterates before the
+                   step hint (PAPER.md: "average train loss over the last 5
+                   iterates"); mini-batch: full train objective at step_hint
+    target = min_η score(η)
+
+The result goes to ``workloads/targets.json`` under ``name/size/regime`` with
+the best η, the whole grid's scores, the date, the hardware fingerprint and
+the code commit.  A best η on the edge of the grid is flagged: the grid must
+be wide enough that the best value is interior.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import sys
+from typing import Any
+
+from absl import app
+from absl import flags
+
+from edgeperf.harness import fingerprint
+from edgeperf.harness import records
+from edgeperf.harness import runner
+from edgeperf.submissions import loader
+from edgeperf.workloads import registry
+
+PROCEDURE = ("min over the constant submission's log-2 learning-rate grid "
+             "(GD, seed 0) of the mean train objective over the last 5 "
+             "iterates before step_hint (full batch) or the full train "
+             "objective at step_hint (mini-batch)")
+LAST_ITERATES = 5
+
+
+def grid_scores(workload, *, seed: int = 0, base_optimizer: str = "gd",
+                progress: bool = True) -> dict[float, float]:
+  """Score of every learning rate of the constant grid (inf if diverged)."""
+  constant = loader.load("constant")
+  lrs = [h for h in constant.search_space.hyperparameters
+         if h.name == "learning_rate"][0].values
+  scores = {}
+  for lr in lrs:
+    tx = constant.build({"learning_rate": lr,
+                         "base_optimizer": base_optimizer})
+    result = runner.run(workload, tx, seed=seed, max_steps=workload.step_hint,
+                        stop_at_target=False, progress=False)
+    if result.status == "diverged":
+      scores[lr] = math.inf
+    elif workload.regime.is_full_batch:
+      tail = result.steps["objective"].iloc[-LAST_ITERATES:]
+      scores[lr] = float(tail.mean())
+    else:
+      scores[lr] = float(result.evals["train_objective"].iloc[-1])
+    if progress:
+      print(f"  {workload.key}: lr={lr:g} -> {scores[lr]:.6g}",
+            file=sys.stderr)
+  return scores
+
+
+def set_target(name: str, *, size: str = "small",
+               batch_size: int | None = None,
+               progress: bool = True) -> dict[str, Any]:
+  """Runs the procedure for one preset and returns its targets.json entry.
+
+  The entry carries ``key`` (``name/size/regime``), which the caller pops.
+  """
+  workload = registry.get(name, size=size, batch_size=batch_size)
+  scores = grid_scores(workload, progress=progress)
+  finite = {lr: s for lr, s in scores.items() if math.isfinite(s)}
+  if not finite:
+    raise RuntimeError(f"{workload.key}: every learning rate diverged")
+  best_lr = min(finite, key=finite.get)
+  lrs = sorted(scores)
+  hw = fingerprint.hardware_fingerprint()
+  return {
+      "key": workload.key,
+      "target_train_loss": finite[best_lr],
+      "best_learning_rate": best_lr,
+      "best_on_grid_edge": best_lr in (lrs[0], lrs[-1]),
+      "grid_scores": {repr(lr): s for lr, s in sorted(scores.items())},
+      "step_hint": workload.step_hint,
+      "procedure": PROCEDURE,
+      "set_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+          timespec="seconds"),
+      "hardware": hw,
+      "hardware_id": fingerprint.hardware_id(hw),
+      "git_commit": fingerprint.git_commit(),
+  }
+
+
+_WORKLOADS = flags.DEFINE_list(
+    "workloads", None, "Workloads to (re)set (default: every embedded one).")
+_SIZE = flags.DEFINE_string("size", "small", "Preset size.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", None,
+                                   "Mini-batch size (default: full batch).")
+_TARGETS_FILE = flags.DEFINE_string("targets_file", registry.TARGETS_FILE,
+                                    "Where targets are stored.")
+
+
+def main(argv: list[str]) -> int:
+  del argv
+  names = _WORKLOADS.value or list(registry.EMBEDDED)
+  stored = registry.load_targets(_TARGETS_FILE.value)
+  for name in names:
+    print(f"setting target for {name} ({_SIZE.value})", file=sys.stderr)
+    entry = set_target(name, size=_SIZE.value, batch_size=_BATCH_SIZE.value)
+    key = entry.pop("key")
+    stored[key] = entry
+    records.atomic_write_json(_TARGETS_FILE.value, stored)
+    flag = "  (best lr on the grid edge!)" if entry["best_on_grid_edge"] else ""
+    print(json.dumps({"workload": key,
+                      "target_train_loss": entry["target_train_loss"],
+                      "best_learning_rate": entry["best_learning_rate"]})
+          + flag)
+  return 0
+
+
+def run() -> None:
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

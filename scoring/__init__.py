@@ -1,0 +1,1 @@
+"""Time-to-target, performance profiles, benchmark score, leaderboard."""

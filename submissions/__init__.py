@@ -1,0 +1,1 @@
+"""Tuners: one folder per submission (``submission.py`` + ``search_space.json``)."""

@@ -1,0 +1,133 @@
+"""Finds, loads and validates submissions, by name or by path.
+
+A name is a folder of this package (``constant``, ``cdat``, ...); a path is a
+folder holding ``submission.py`` + ``search_space.json``, or a ``.py`` file
+with its ``search_space.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import os
+import re
+from typing import Any, Callable, Mapping
+
+import optax
+
+from edgeperf.submissions import search_space as search_space_lib
+
+ENTRY_POINT = "make_tuner"
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class SubmissionError(ValueError):
+  """A submission that cannot be used; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+  """A loaded submission: its entry point and its search space."""
+
+  name: str
+  path: str  # the submission.py file
+  make_tuner: Callable[..., Any]
+  search_space: search_space_lib.SearchSpace
+
+  def build(
+      self, hparams: Mapping[str, Any] | None = None
+  ) -> optax.GradientTransformationExtraArgs:
+    """Builds the tuner from hyperparameters (fixed ones filled in).
+
+    Raises:
+      SubmissionError: unknown or missing hyperparameters, or a return value
+        that is not an optax transformation.
+    """
+    merged = {**self.search_space.defaults(), **dict(hparams or {})}
+    signature = inspect.signature(self.make_tuner)
+    params = signature.parameters
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    accepted = [n for n, p in params.items()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(merged) - set(accepted))
+    if unknown and not takes_kwargs:
+      raise SubmissionError(
+          f"{self.path}: unknown hyperparameter(s) {unknown} for "
+          f"{ENTRY_POINT}; it accepts {accepted}")
+    missing = sorted(
+        n for n, p in params.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is p.empty and n not in merged)
+    if missing:
+      raise SubmissionError(
+          f"{self.path}: missing required hyperparameter(s) {missing}; give "
+          "them in the hparams or fix them in search_space.json")
+    tx = self.make_tuner(**merged)
+    if isinstance(tx, optax.GradientTransformationExtraArgs):
+      return tx
+    if isinstance(tx, optax.GradientTransformation):
+      return optax.with_extra_args_support(tx)
+    raise SubmissionError(
+        f"{self.path}: {ENTRY_POINT} returned {type(tx).__name__}; expected "
+        "an optax.GradientTransformationExtraArgs (init, update)")
+
+
+def available() -> list[str]:
+  """Names of the submissions shipped in this package, sorted."""
+  names = []
+  for entry in sorted(os.listdir(_PACKAGE_DIR)):
+    if os.path.isfile(os.path.join(_PACKAGE_DIR, entry, "submission.py")):
+      names.append(entry)
+  return names
+
+
+def _module_from_file(path: str, name: str) -> Any:
+  module_name = "edgeperf_user_submission_" + re.sub(r"\W", "_", name)
+  spec = importlib.util.spec_from_file_location(module_name, path)
+  if spec is None or spec.loader is None:
+    raise SubmissionError(f"{path}: cannot be imported as a Python module")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def load(name_or_path: str | os.PathLike[str]) -> Submission:
+  """Loads a submission by package name or by filesystem path.
+
+  Raises:
+    SubmissionError: no such submission, no ``make_tuner`` entry point, or a
+      malformed ``search_space.json`` (the message names the file).
+  """
+  target = os.fspath(name_or_path)
+  if os.path.sep in target or target.endswith(".py") or os.path.exists(target):
+    target = os.path.abspath(target)
+    if os.path.isdir(target):
+      path = os.path.join(target, "submission.py")
+      name = os.path.basename(target.rstrip(os.path.sep))
+    else:
+      path = target
+      name = os.path.splitext(os.path.basename(target))[0]
+    if not os.path.isfile(path):
+      raise SubmissionError(
+          f"{path}: not found; a submission is a folder with submission.py "
+          "and search_space.json, or a .py file with search_space.json "
+          "beside it")
+    module = _module_from_file(path, name)
+  else:
+    if target not in available():
+      raise SubmissionError(
+          f"unknown submission {target!r}; shipped: {available()} (or give "
+          "a path to a submission folder)")
+    name = target
+    path = os.path.join(_PACKAGE_DIR, name, "submission.py")
+    module = importlib.import_module(f"edgeperf.submissions.{name}.submission")
+  entry = getattr(module, ENTRY_POINT, None)
+  if entry is None or not callable(entry):
+    raise SubmissionError(
+        f"{path}: no callable {ENTRY_POINT!r}; a submission must define "
+        f"{ENTRY_POINT}(**hparams) -> optax.GradientTransformationExtraArgs")
+  space = search_space_lib.load(
+      os.path.join(os.path.dirname(path), "search_space.json"))
+  return Submission(name=name, path=path, make_tuner=entry, search_space=space)

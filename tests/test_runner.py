@@ -1,0 +1,157 @@
+"""The harness: target detection, divergence, determinism, the run folder."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import optax
+import pandas as pd
+import pytest
+
+from edgeperf import workloads
+from edgeperf.harness import records
+from edgeperf.harness import runner
+from edgeperf.submissions import api
+from edgeperf.submissions import loader
+
+
+def _gd(lr):
+  return loader.load("constant").build({"learning_rate": lr})
+
+
+def test_same_seed_same_curve_other_seed_other_curve(get_workload):
+  w = get_workload("mlp_mnist")
+  a = runner.run(w, _gd(0.05), seed=7, max_steps=30, eval_every=10,
+                 progress=False)
+  b = runner.run(w, _gd(0.05), seed=7, max_steps=30, eval_every=10,
+                 progress=False)
+  c = runner.run(w, _gd(0.05), seed=8, max_steps=30, eval_every=10,
+                 progress=False)
+  np.testing.assert_array_equal(a.steps["objective"], b.steps["objective"])
+  np.testing.assert_array_equal(a.evals["eval_objective"],
+                                b.evals["eval_objective"])
+  assert not np.array_equal(a.steps["objective"], c.steps["objective"])
+
+
+def test_chunk_modes_agree(get_workload):
+  w = get_workload("linreg_digits")
+  curves = [runner.run(w, _gd(0.1), max_steps=20, eval_every=10,
+                       chunk_mode=mode, progress=False).steps["objective"]
+            for mode in ("scan", "scan_unrolled", "loop")]
+  np.testing.assert_allclose(curves[0], curves[1], rtol=1e-5)
+  np.testing.assert_allclose(curves[0], curves[2], rtol=1e-5)
+
+
+def test_target_detection_is_first_crossing_and_sticky(get_workload):
+  w = get_workload("linreg_digits")
+  free = runner.run(w, _gd(0.1), max_steps=60, eval_every=20,
+                    stop_at_target=False, progress=False)
+  objective = free.steps["objective"].to_numpy()
+  target = float(objective[33])
+  expected = int(np.flatnonzero(objective <= target)[0])
+  w_target = dataclasses.replace(w, target_train_loss=target)
+  result = runner.run(w_target, _gd(0.1), max_steps=60, eval_every=20,
+                      progress=False)
+  assert result.status == "target_reached"
+  assert result.target_step == expected
+  assert result.steps_run == 40  # stops at the end of the chunk holding it
+  assert result.target_time_s == pytest.approx(
+      result.steps["time_s"].iloc[expected])
+  assert result.target_time_s <= result.submission_time_s
+
+
+def test_budget_exhausted_and_completed(get_workload):
+  w = get_workload("linreg_digits")
+  hard = dataclasses.replace(w, target_train_loss=-1.0)
+  assert runner.run(hard, _gd(0.1), max_steps=10, progress=False
+                    ).status == "budget_exhausted"
+  none = dataclasses.replace(w, target_train_loss=None)
+  assert runner.run(none, _gd(0.1), max_steps=10, progress=False
+                    ).status == "completed"
+  slow = dataclasses.replace(w, target_train_loss=-1.0, time_budget_s=1e-9)
+  result = runner.run(slow, _gd(0.1), max_steps=40, eval_every=10,
+                      progress=False)
+  assert result.status == "budget_exhausted" and result.steps_run == 10
+  assert "time budget" in result.message
+
+
+def test_divergence_is_recorded_not_raised(get_workload, tmp_path):
+  w = get_workload("linreg_digits")
+  result = runner.run(w, _gd(50.0), max_steps=200, eval_every=50,
+                      run_dir=str(tmp_path / "run"), progress=False)
+  assert result.status == "diverged"
+  assert not np.isfinite(result.steps["objective"].iloc[-1])
+  assert np.all(np.isfinite(result.steps["objective"].iloc[:-1]))
+  status = records.read_json(tmp_path / "run" / "status.json")
+  assert status["status"] == "diverged" and "non-finite" in status["message"]
+
+
+def test_run_folder_files_and_columns(get_workload, tmp_path):
+  w = get_workload("linreg_digits")
+  run_dir = str(tmp_path / "run")
+  result = runner.run(w, _gd(0.1), seed=3, max_steps=25, eval_every=10,
+                      run_dir=run_dir, hparams={"learning_rate": 0.1},
+                      submission={"name": "constant", "path": "x"},
+                      progress=False)
+  names = sorted(os.listdir(run_dir))
+  assert names == ["evals.csv", "hparams.json", "meta.json", "status.json",
+                   "steps.csv"]
+  steps = pd.read_csv(os.path.join(run_dir, "steps.csv"))
+  assert tuple(steps.columns) == records.STEP_COLUMNS
+  assert steps["step"].tolist() == list(range(25))
+  np.testing.assert_array_equal(steps["objective"], result.steps["objective"])
+  np.testing.assert_allclose(steps["learning_rate"], 0.1, rtol=1e-6)
+  assert np.all(np.diff(steps["time_s"]) > 0)
+  evals = pd.read_csv(os.path.join(run_dir, "evals.csv"))
+  assert evals["step"].tolist() == [0, 10, 20, 25]
+  assert tuple(evals.columns) == records.EVAL_COLUMNS
+  meta = json.load(open(os.path.join(run_dir, "meta.json")))
+  assert meta["seed"] == 3 and meta["workload"]["name"] == "linreg_digits"
+  assert len(meta["hardware_id"]) == 12 and meta["fingerprint"]["cpu_count"]
+  assert meta["software"]["jax"] and meta["step_flops"] > 0
+  assert json.load(open(os.path.join(run_dir, "hparams.json"))) == {
+      "learning_rate": 0.1}
+  with pytest.raises(FileExistsError, match="already holds a finished run"):
+    runner.run(w, _gd(0.1), max_steps=5, run_dir=run_dir, progress=False)
+
+
+def test_crash_is_recorded_as_error_and_leaves_no_complete_looking_table(
+    get_workload, tmp_path):
+  w = get_workload("linreg_digits")
+
+  def exploding_update(updates, state, params=None, **extra):
+    raise RuntimeError("tuner exploded")
+
+  tx = optax.GradientTransformationExtraArgs(
+      lambda p: api.ConstantLRState(api.tuner_stats(0.1)), exploding_update)
+  run_dir = str(tmp_path / "run")
+  with pytest.raises(RuntimeError, match="tuner exploded"):
+    runner.run(w, tx, max_steps=10, run_dir=run_dir, progress=False)
+  status = records.read_json(os.path.join(run_dir, "status.json"))
+  assert status["status"] == "error"
+  assert "tuner exploded" in status["message"]
+  assert "Traceback" in status["traceback"]
+
+
+def test_interrupted_run_never_looks_complete(tmp_path):
+  table = records.TableWriter(str(tmp_path / "steps.csv"), ("step", "x"))
+  table.append([{"step": 0, "x": 1.0}])
+  # A kill -9 here leaves only the .partial file and a 'running' status.
+  assert os.listdir(tmp_path) == ["steps.csv.partial"]
+  assert not records.is_final(str(tmp_path))
+  table.close()
+  assert os.listdir(tmp_path) == ["steps.csv"]
+
+
+def test_mini_batch_run_checks_target_on_full_train_objective(get_workload):
+  w = dataclasses.replace(get_workload("linreg_digits"),
+                          regime=workloads.Regime("mini_batch", 128))
+  free = runner.run(w, _gd(0.1), max_steps=40, eval_every=10,
+                    stop_at_target=False, progress=False)
+  target = float(free.evals["train_objective"].iloc[2])  # at step 20
+  hit = runner.run(dataclasses.replace(w, target_train_loss=target),
+                   _gd(0.1), max_steps=40, eval_every=10, progress=False)
+  assert hit.status == "target_reached" and hit.target_step <= 20
+  np.testing.assert_array_equal(free.steps["objective"].iloc[:20],
+                                hit.steps["objective"].iloc[:20])

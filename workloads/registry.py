@@ -1,0 +1,209 @@
+"""The standard workloads, by name, with CPU-sized presets and a size knob.
+
+Embedded (offline) workloads, the default leaderboard:
+  * ``linreg_digits``: linear least squares on the 8×8 digits (a convex
+    quadratic, where classical tuners work: paper Fig. 2).
+  * ``mlp_mnist``: ReLU MLP on real MNIST digits, full batch, squared loss
+    (the setting of Fig. 1/3).
+  * ``cnn_digits``: small conv net, no batch norm, on the 8×8 digits, full
+    batch, cross-entropy.
+  * ``charlm_prose``: character transformer LM on English prose, full batch of
+    64-character blocks, cross-entropy.
+
+TFDS workloads (the paper's datasets; need a prepared ``data_dir``):
+  ``mlp_mnist_tfds``, ``cnn_cifar10_tfds``, ``charlm_tinyshakespeare_tfds``.
+
+Sizes: ``small`` (CPU preset, a run to target in ≤ 60 s on 2 cores),
+``medium`` and ``large`` (more data and width; no stored targets until
+``edgeperf-set-targets`` is run for them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+from edgeperf.workloads import base
+from edgeperf.workloads import datasets
+from edgeperf.workloads import models
+
+SIZES = ("small", "medium", "large")
+TARGETS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "targets.json")
+_DATA_SEED = 0  # fixed shuffle of the embedded data: the split never changes
+
+
+def load_targets(path: str = TARGETS_FILE) -> dict[str, Any]:
+  """The stored targets: ``{"name/size/regime": {"target_train_loss": ...}}``."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def _split(arrays: datasets.Arrays, num_train: int,
+           num_eval: int) -> tuple[datasets.Arrays, datasets.Arrays]:
+  n = len(arrays["inputs"])
+  if num_train + num_eval > n:
+    raise ValueError(f"asked for {num_train} + {num_eval} examples of {n}")
+  train = {k: v[:num_train] for k, v in arrays.items()}
+  evals = {k: v[num_train:num_train + num_eval] for k, v in arrays.items()}
+  return train, evals
+
+
+def _pick(size: str, presets: dict[str, Any]) -> Any:
+  if size not in presets:
+    raise ValueError(f"unknown size {size!r}; expected one of {sorted(presets)}")
+  return presets[size]
+
+
+# --------------------------------------------------------------- presets ---
+
+def _linreg_digits(size: str, data_dir: str | None) -> dict[str, Any]:
+  del data_dir
+  _pick(size, {s: None for s in SIZES})
+  if size == "small":
+    data = datasets.shuffled(datasets.digits_8x8(), _DATA_SEED)
+    train, evals = _split(data, 1437, 360)
+  else:  # more and larger images: MNIST (784 features)
+    data = datasets.shuffled(datasets.mnist_5k(), _DATA_SEED)
+    train, evals = _split(data, 2048 if size == "medium" else 4000, 1000)
+  return dict(model=models.Linear(10), loss_type="squared", num_classes=10,
+              train=train, eval=evals, step_hint=200, step_budget=1000,
+              time_budget_s=60.0, chunk_mode="scan", eval_every=50,
+              description="linear least squares (convex quadratic), digits")
+
+
+def _mlp_mnist(size: str, data_dir: str | None) -> dict[str, Any]:
+  del data_dir
+  num_train, hidden = _pick(size, {"small": (1024, (256, 256)),
+                                   "medium": (2048, (256, 256, 256)),
+                                   "large": (4000, (512, 512, 512))})
+  data = datasets.shuffled(datasets.mnist_5k(), _DATA_SEED)
+  train, evals = _split(data, num_train, 1000)
+  return dict(model=models.MLP(hidden, 10), loss_type="squared",
+              num_classes=10, train=train, eval=evals, step_hint=400,
+              step_budget=2000, time_budget_s=60.0, chunk_mode="scan",
+              eval_every=50,
+              description=f"MLP {hidden} ReLU on real MNIST, squared loss")
+
+
+def _cnn_digits(size: str, data_dir: str | None) -> dict[str, Any]:
+  del data_dir
+  channels = _pick(size, {"small": (8, 16), "medium": (16, 32),
+                          "large": (32, 64)})
+  data = datasets.shuffled(datasets.digits_8x8(), _DATA_SEED)
+  train, evals = _split(data, 1437, 360)
+  return dict(model=models.SmallCNN(channels, 10), loss_type="cross_entropy",
+              num_classes=10, train=train, eval=evals, step_hint=300,
+              step_budget=1500, time_budget_s=60.0, chunk_mode="loop",
+              eval_every=50,
+              description=f"conv net {channels} (no batch norm), 8x8 digits")
+
+
+def _charlm(text: str, size: str, description: str) -> dict[str, Any]:
+  num_blocks, d_model, layers = _pick(size, {"small": (64, 64, 2),
+                                             "medium": (512, 128, 4),
+                                             "large": (2048, 128, 6)})
+  block_len, num_eval = 64, 128
+  vocab = datasets.char_vocabulary(text)
+  train = datasets.char_blocks(text, vocab, block_len, num_blocks)
+  evals = datasets.char_blocks(text, vocab, block_len, num_eval,
+                               offset_blocks=num_blocks)
+  model = models.CharTransformer(vocab_size=len(vocab), d_model=d_model,
+                                 num_heads=4, num_layers=layers,
+                                 max_len=block_len)
+  return dict(model=model, loss_type="cross_entropy", num_classes=len(vocab),
+              train=train, eval=evals, step_hint=200, step_budget=1000,
+              time_budget_s=60.0, chunk_mode="scan", eval_every=50,
+              description=f"char transformer d={d_model} x{layers}, "
+              + description)
+
+
+def _charlm_prose(size: str, data_dir: str | None) -> dict[str, Any]:
+  del data_dir
+  return _charlm(datasets.english_prose(), size, "English prose (pydoc)")
+
+
+def _mlp_mnist_tfds(size: str, data_dir: str | None) -> dict[str, Any]:
+  num_train, hidden = _pick(size, {"small": (1024, (256, 256)),
+                                   "medium": (8192, (256, 256, 256)),
+                                   "large": (8192, (1024,))})
+  train = datasets.tfds_images("mnist", "train", data_dir, limit=num_train)
+  evals = datasets.tfds_images("mnist", "test", data_dir, limit=1000)
+  return dict(model=models.MLP(hidden, 10), loss_type="squared",
+              num_classes=10, train=train, eval=evals, step_hint=400,
+              step_budget=2000, time_budget_s=600.0, chunk_mode="scan",
+              eval_every=50, description=f"MLP {hidden} on TFDS mnist")
+
+
+def _cnn_cifar10_tfds(size: str, data_dir: str | None) -> dict[str, Any]:
+  num_train, channels = _pick(size, {"small": (512, (16, 32)),
+                                     "medium": (4096, (32, 32, 32)),
+                                     "large": (4096, (64, 128, 256))})
+  train = datasets.tfds_images("cifar10", "train", data_dir, limit=num_train)
+  evals = datasets.tfds_images("cifar10", "test", data_dir, limit=1000)
+  return dict(model=models.SmallCNN(channels, 10), loss_type="cross_entropy",
+              num_classes=10, train=train, eval=evals, step_hint=300,
+              step_budget=1500, time_budget_s=600.0, chunk_mode="loop",
+              eval_every=50, description=f"conv net {channels} on cifar10")
+
+
+def _charlm_tinyshakespeare_tfds(size: str,
+                                 data_dir: str | None) -> dict[str, Any]:
+  text = datasets.tfds_text("tiny_shakespeare", "train", data_dir)
+  return _charlm(text, size, "Tiny Shakespeare (TFDS)")
+
+
+EMBEDDED = ("linreg_digits", "mlp_mnist", "cnn_digits", "charlm_prose")
+TFDS = ("mlp_mnist_tfds", "cnn_cifar10_tfds", "charlm_tinyshakespeare_tfds")
+
+_PRESETS: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
+    "linreg_digits": _linreg_digits,
+    "mlp_mnist": _mlp_mnist,
+    "cnn_digits": _cnn_digits,
+    "charlm_prose": _charlm_prose,
+    "mlp_mnist_tfds": _mlp_mnist_tfds,
+    "cnn_cifar10_tfds": _cnn_cifar10_tfds,
+    "charlm_tinyshakespeare_tfds": _charlm_tinyshakespeare_tfds,
+}
+
+
+def names() -> tuple[str, ...]:
+  """Every registered workload name (embedded first)."""
+  return EMBEDDED + TFDS
+
+
+def get(name: str, *, size: str = "small", batch_size: int | None = None,
+        data_dir: str | None = None, weight_decay: float = 1e-5,
+        targets_file: str = TARGETS_FILE) -> base.Workload:
+  """Builds a workload preset.
+
+  Args:
+    name: one of :func:`names`.
+    size: ``small`` (CPU default), ``medium`` or ``large``.
+    batch_size: None for the full-batch regime, else mini-batches of this size.
+    data_dir: TFDS data directory (TFDS workloads only).
+    weight_decay: coefficient of (1/2)‖w‖² (1e-5 as in the paper).
+    targets_file: where stored targets are read from.
+
+  Raises:
+    ValueError: unknown name or size; bad batch size.
+    edgeperf.workloads.datasets.DataUnavailableError: TFDS data missing.
+  """
+  if name not in _PRESETS:
+    raise ValueError(f"unknown workload {name!r}; expected one of {names()}")
+  if size not in SIZES:
+    raise ValueError(f"unknown size {size!r}; expected one of {SIZES}")
+  regime = (base.FULL_BATCH if batch_size is None else
+            base.Regime("mini_batch", batch_size))
+  preset = _PRESETS[name](size, data_dir)
+  key = f"{name}/{size}/{regime.label}"
+  stored = load_targets(targets_file).get(key)
+  target = None if stored is None else float(stored["target_train_loss"])
+  if weight_decay != 1e-5 and stored is not None:
+    target, stored = None, None  # a target is only valid for its objective
+  return base.Workload(name=name, size=size, regime=regime,
+                       weight_decay=weight_decay, target_train_loss=target,
+                       target_info=stored, **preset)
