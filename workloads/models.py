@@ -40,11 +40,14 @@ class MLP(nn.Module):
 class SmallCNN(nn.Module):
   """3×3 convolutions (ReLU, 2×2 average pooling), no batch norm, then a head.
 
-  Inputs are NHWC images; the head is a dense layer on the global average pool.
+  Inputs are NHWC images.  The head is a dense layer on the flattened
+  feature map (``head="flatten"``, trains at moderate rates on small images)
+  or on its global average (``head="global_pool"``, ResNet-style).
   """
 
   channels: Sequence[int]
   num_outputs: int
+  head: str = "flatten"
 
   @nn.compact
   def __call__(self, x):
@@ -52,7 +55,13 @@ class SmallCNN(nn.Module):
       x = nn.relu(nn.Conv(width, kernel_size=(3, 3), padding="SAME")(x))
       if i < len(self.channels) - 1:
         x = nn.avg_pool(x, window_shape=(2, 2), strides=(2, 2))
-    x = jnp.mean(x, axis=(1, 2))
+    if self.head == "global_pool":
+      x = jnp.mean(x, axis=(1, 2))
+    elif self.head == "flatten":
+      x = x.reshape((x.shape[0], -1))
+    else:
+      raise ValueError(f"head must be 'flatten' or 'global_pool', got "
+                       f"{self.head!r}")
     return nn.Dense(self.num_outputs)(x)
 
 

@@ -144,7 +144,8 @@ def _cnn_cifar10_tfds(size: str, data_dir: str | None) -> dict[str, Any]:
                                      "large": (4096, (64, 128, 256))})
   train = datasets.tfds_images("cifar10", "train", data_dir, limit=num_train)
   evals = datasets.tfds_images("cifar10", "test", data_dir, limit=1000)
-  return dict(model=models.SmallCNN(channels, 10), loss_type="cross_entropy",
+  return dict(model=models.SmallCNN(channels, 10, head="global_pool"),
+              loss_type="cross_entropy",
               num_classes=10, train=train, eval=evals, step_hint=300,
               step_budget=1500, time_budget_s=600.0, chunk_mode="loop",
               eval_every=50, description=f"conv net {channels} on cifar10")

@@ -1,0 +1,155 @@
+"""edgeperf-sweep: one process per trial, failures recorded, kill -9 resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from edgeperf.harness import records
+from edgeperf.harness import sweep
+
+MAX_STEPS = 20
+WORKLOAD = "linreg_digits"
+
+
+def _submission(folder, body, space=None):
+  folder.mkdir()
+  (folder / "submission.py").write_text(body)
+  (folder / "search_space.json").write_text(json.dumps(space or {
+      "ruleset": "external",
+      "hyperparameters": {"learning_rate": {"value": 0.1}}}))
+  return str(folder)
+
+
+def _request(submissions, num_trials=1, num_studies=1):
+  return sweep.SweepRequest(workloads=(WORKLOAD,),
+                            submissions=tuple(submissions),
+                            num_trials=num_trials, num_studies=num_studies,
+                            seed=0, max_steps=MAX_STEPS, eval_every=10)
+
+
+def _final_statuses(sweep_dir):
+  plan = records.read_json(os.path.join(sweep_dir, "sweep.json"))
+  out = {}
+  for t in plan["trials"]:
+    run_dir = os.path.join(sweep_dir, t["run_dir"])
+    assert records.is_final(run_dir), t["id"]
+    out[t["id"]] = records.read_json(os.path.join(run_dir, "status.json"))
+  return plan, out
+
+
+@pytest.mark.slow
+def test_failing_trials_are_recorded_and_the_rest_complete(tmp_path):
+  raises = _submission(tmp_path / "raises", (
+      "def make_tuner(*, learning_rate):\n"
+      "  raise RuntimeError('boom: this tuner always fails')\n"))
+  killed = _submission(tmp_path / "oom", (
+      "import os, signal\n"
+      "def make_tuner(*, learning_rate):\n"
+      "  os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would\n"))
+  sweep_dir = str(tmp_path / "sweep")
+  request = _request(["constant", raises, killed], num_trials=1)
+  outcomes = sweep.run_sweep(sweep_dir, request, jobs=2, progress=False)
+  by_name = {o["name"]: o for o in outcomes}
+  assert set(by_name) == {"constant", "raises", "oom"}
+  assert by_name["constant"]["status"] in ("completed", "target_reached",
+                                           "budget_exhausted")
+  assert by_name["raises"]["status"] == "error"
+  assert "boom: this tuner always fails" in by_name["raises"]["message"]
+  assert by_name["oom"]["status"] == "error"
+  assert "SIGKILL" in by_name["oom"]["message"]
+  plan, statuses = _final_statuses(sweep_dir)
+  assert len(plan["trials"]) == 3
+  constant = next(t for t in plan["trials"] if t["name"] == "constant")
+  steps = pd.read_csv(os.path.join(sweep_dir, constant["run_dir"],
+                                   "steps.csv"))
+  assert len(steps) <= MAX_STEPS and steps["step"].is_monotonic_increasing
+  meta = records.read_json(os.path.join(sweep_dir, constant["run_dir"],
+                                        "meta.json"))
+  assert meta["seed"] == constant["seed"]
+  assert meta["hparams"]["learning_rate"] == constant["hparams"][
+      "learning_rate"]
+  assert "error 2" in sweep.summarize(outcomes)
+
+  # Started again: everything is done, nothing reruns.
+  again = sweep.run_sweep(sweep_dir, request, jobs=2, progress=False)
+  assert all(o["skipped"] for o in again)
+  assert [o["status"] for o in again] == [o["status"] for o in outcomes]
+  # A different request on the same directory is refused.
+  with pytest.raises(sweep.SweepError, match="different sweep"):
+    sweep.run_sweep(sweep_dir, _request(["constant"], num_trials=2),
+                    progress=False)
+
+
+def _processes_mentioning(text):
+  pids = []
+  for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+      continue
+    try:
+      with open(f"/proc/{pid}/cmdline", "rb") as f:
+        if text.encode() in f.read():
+          pids.append(int(pid))
+    except OSError:
+      pass
+  return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="kill -9 of the sweep relies on PR_SET_PDEATHSIG")
+def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
+  sweep_dir = str(tmp_path / "sweep")
+  args = [sys.executable, "-m", "edgeperf.harness.sweep",
+          f"--sweep_dir={sweep_dir}", f"--workloads={WORKLOAD}",
+          "--submissions=constant", "--num_trials=3", "--num_studies=1",
+          f"--max_steps={MAX_STEPS}", "--eval_every=10", "--noprogress"]
+  proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  plan_path = os.path.join(sweep_dir, "sweep.json")
+  first = second = None
+  deadline = time.time() + 300
+  try:
+    # Kill once trial 0 is done and trial 1 has started (half-done dir).
+    while time.time() < deadline:
+      if first is None and os.path.exists(plan_path):
+        trials = records.read_json(plan_path)["trials"]
+        first, second = (os.path.join(sweep_dir, t["run_dir"])
+                         for t in trials[:2])
+      if first and records.is_final(first) and os.path.isdir(second):
+        break
+      assert proc.poll() is None, "sweep ended before it could be killed"
+      time.sleep(0.05)
+    else:
+      pytest.fail("sweep made no progress in 300 s")
+  finally:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+  assert not records.is_final(second)
+  first_meta = records.read_json(os.path.join(first, "meta.json"))
+  # The running trial's process died with the sweep (no orphan writing on).
+  for _ in range(100):
+    if not _processes_mentioning(sweep_dir):
+      break
+    time.sleep(0.05)
+  assert not _processes_mentioning(sweep_dir)
+
+  done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert "3 trials" in done.stdout
+  plan, statuses = _final_statuses(sweep_dir)
+  assert len(statuses) == 3
+  for t in plan["trials"]:
+    run_dir = os.path.join(sweep_dir, t["run_dir"])
+    assert statuses[t["id"]]["status"] != "error", statuses[t["id"]]
+    assert not [f for f in os.listdir(run_dir) if f.endswith(".partial")]
+    steps = pd.read_csv(os.path.join(run_dir, "steps.csv"))
+    # One run's steps, each once: 0, 1, …, n−1.
+    assert list(steps["step"]) == list(range(len(steps)))
+  # The finished trial was not run again.
+  assert records.read_json(os.path.join(first, "meta.json")) == first_meta
