@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test bench targets overhead clean
+.PHONY: install test bench targets overhead tuner-cost lanczos eos-figure clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,18 @@ targets: $(STAMP)
 # Harness steps/s against a bare jitted lax.scan loop of the same step.
 overhead: $(STAMP)
 	$(PY) -m edgeperf.harness.bench_overhead
+
+# Per-step cost of every tuner ÷ the constant-lr step, per workload.
+tuner-cost: $(STAMP)
+	$(PY) -m edgeperf.harness.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7
+
+# HVPs Lanczos vs power iteration need to reach 1e-3 relative error of λ_max.
+lanczos: $(STAMP)
+	$(PY) -m edgeperf.harness.bench_lanczos
+
+# The edge-of-stability figure docs/eos-mlp-mnist.png (about 8 minutes).
+eos-figure: $(STAMP)
+	$(PY) -m edgeperf.harness.eos_figure
 
 clean:
 	rm -rf $(VENV) results .benchmarks

@@ -82,7 +82,9 @@ def main(argv: list[str]) -> int:
     workload = workloads.get(_WORKLOAD.value, size=_SIZE.value,
                              batch_size=_BATCH_SIZE.value,
                              data_dir=_DATA_DIR.value)
-    tx = submission.build(hparams)
+    num_steps = _MAX_STEPS.value or workload.step_budget
+    tx = submission.build(hparams, num_steps=num_steps)
+    hparams = submission.resolve(hparams, num_steps=num_steps)
   except Exception as e:  # pylint: disable=broad-except  # user code runs here
     if not isinstance(e, (ValueError, OSError)):
       traceback.print_exc()
@@ -90,7 +92,6 @@ def main(argv: list[str]) -> int:
     if not os.path.exists(os.path.join(_OUTPUT_DIR.value, "status.json")):
       _record_setup_error(_OUTPUT_DIR.value, e)
     return 1
-  hparams = {**submission.search_space.defaults(), **hparams}
   try:
     result = runner.run(
         workload, tx, seed=_SEED.value, run_dir=_OUTPUT_DIR.value,

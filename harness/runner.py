@@ -244,8 +244,9 @@ def run(workload: base.Workload,
                                                        seed=seed)
 
     def evaluate(at_step: int, time_s: float) -> None:
-      train_m = eval_fn(params, eval_train)
-      held_m = eval_fn(params, eval_held)
+      at = api.eval_params(opt_state, params)  # schedule-free: its average
+      train_m = eval_fn(at, eval_train)
+      held_m = eval_fn(at, eval_held)
       row = {"step": at_step, "time_s": time_s}
       for prefix, metrics in (("train", train_m), ("eval", held_m)):
         for name, value in metrics.items():

@@ -164,4 +164,31 @@ def scale_by_constant_lr(
   return optax.GradientTransformationExtraArgs(init, update)
 
 
+def eval_params(state: Any, params: Any) -> Any:
+  """The parameters to evaluate: ``params``, or a schedule-free average.
+
+  Schedule-free (optax.contrib.schedule_free) trains at the interpolated
+  point y_t but returns the average x_t; when a ``ScheduleFreeState`` is in
+  the tuner state, evaluation uses ``schedule_free_eval_params``.
+  """
+  from optax import contrib  # pylint: disable=g-import-not-at-top
+
+  def find(node):
+    if isinstance(node, contrib.ScheduleFreeState):
+      return node
+    if isinstance(node, dict):
+      node = [node[k] for k in sorted(node)]
+    if isinstance(node, (tuple, list)):
+      for child in node:
+        found = find(child)
+        if found is not None:
+          return found
+    return None
+
+  sf_state = find(state)
+  if sf_state is None:
+    return params
+  return contrib.schedule_free_eval_params(sf_state, params)
+
+
 ValueFn = Callable[[optax.Params], jax.Array]

@@ -20,6 +20,8 @@ import optax
 from edgeperf.submissions import search_space as search_space_lib
 
 ENTRY_POINT = "make_tuner"
+HORIZON = "num_steps"
+"""A ``make_tuner`` argument of this name receives the run's step budget."""
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -36,18 +38,24 @@ class Submission:
   make_tuner: Callable[..., Any]
   search_space: search_space_lib.SearchSpace
 
-  def build(
-      self, hparams: Mapping[str, Any] | None = None
-  ) -> optax.GradientTransformationExtraArgs:
-    """Builds the tuner from hyperparameters (fixed ones filled in).
+  def resolve(self, hparams: Mapping[str, Any] | None = None, *,
+              num_steps: int | None = None) -> dict[str, Any]:
+    """The hyperparameters ``make_tuner`` will be called with.
+
+    Args:
+      hparams: hyperparameters; search-space fixed values fill the rest.
+      num_steps: the run's step budget.  Passed as ``num_steps`` to a
+        ``make_tuner`` that takes it (schedules need their horizon), unless
+        ``hparams`` sets it explicitly.
 
     Raises:
-      SubmissionError: unknown or missing hyperparameters, or a return value
-        that is not an optax transformation.
+      SubmissionError: unknown or missing hyperparameters.
     """
     merged = {**self.search_space.defaults(), **dict(hparams or {})}
-    signature = inspect.signature(self.make_tuner)
-    params = signature.parameters
+    params = inspect.signature(self.make_tuner).parameters
+    if (num_steps is not None and HORIZON in params and
+        HORIZON not in (hparams or {})):
+      merged[HORIZON] = int(num_steps)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     accepted = [n for n, p in params.items()
                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -64,7 +72,19 @@ class Submission:
       raise SubmissionError(
           f"{self.path}: missing required hyperparameter(s) {missing}; give "
           "them in the hparams or fix them in search_space.json")
-    tx = self.make_tuner(**merged)
+    return merged
+
+  def build(
+      self, hparams: Mapping[str, Any] | None = None, *,
+      num_steps: int | None = None
+  ) -> optax.GradientTransformationExtraArgs:
+    """Builds the tuner (arguments as in :meth:`resolve`).
+
+    Raises:
+      SubmissionError: unknown or missing hyperparameters, or a return value
+        that is not an optax transformation.
+    """
+    tx = self.make_tuner(**self.resolve(hparams, num_steps=num_steps))
     if isinstance(tx, optax.GradientTransformationExtraArgs):
       return tx
     if isinstance(tx, optax.GradientTransformation):

@@ -1,0 +1,37 @@
+"""Schedule-free (Defazio et al. 2024), optax.contrib.schedule_free.
+
+z_{t+1} = z_t + γ u_t(y_t) on the base direction, x_{t+1} the weighted
+average of the z's (weights ∝ γ²), gradients taken at y_t = (1 − b1) z_t +
+b1 x_t.  The harness's parameters are y; **evaluate at x** =
+``optax.contrib.schedule_free_eval_params(state, params)``, with ``state`` the
+``optax.contrib.ScheduleFreeState`` found in the tuner state.
+TunerStats.learning_rate is γ, the rate of the z-steps.
+
+Schedule-free removes the schedule, not the learning rate: γ is searched on
+the constant baseline's log-2 grid (ruleset ``external``), b1 = 0.9.  With
+``gd`` this is schedule_free_sgd; ``rmsprop`` is close to schedule_free_adamw
+(which uses Adam with b1 = 0 inside); ``momentum``/``adam`` add a momentum
+of their own on top of the interpolation.
+"""
+
+import optax
+from optax import contrib
+
+from edgeperf.submissions import api
+
+SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
+
+
+def make_tuner(*, learning_rate: float, b1: float = 0.9,
+               base_optimizer: str = "gd"
+               ) -> optax.GradientTransformationExtraArgs:
+  """Builds schedule-free on a base direction.
+
+  Args:
+    learning_rate: γ.
+    b1: interpolation/averaging parameter β₁.
+    base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
+  """
+  base = optax.chain(api.base_direction(base_optimizer),
+                     api.scale_by_constant_lr(learning_rate))
+  return contrib.schedule_free(base, learning_rate=learning_rate, b1=b1)
