@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test bench targets overhead tuner-cost lanczos eos-figure clean
+.PHONY: install test bench targets overhead tuner-cost profile lanczos eos-figure clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ overhead: $(STAMP)
 # Per-step cost of every tuner ÷ the constant-lr step, per workload.
 tuner-cost: $(STAMP)
 	$(PY) -m edgeperf.harness.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7
+
+# Denominator cost profile: time + XLA memory of f, value_and_grad and uᵀHu
+# (jvp-of-jvp, HVP, rev-rev, secant, fused vs separate); saves the JSON in
+# .benchmarks/ and writes docs/cost-profile-<platform>.md.
+profile: $(STAMP)
+	$(PY) -m pytest tests/benchmarks/test_denominator_cost.py --benchmark-enable --benchmark-only --benchmark-autosave --benchmark-storage=.benchmarks --benchmark-min-rounds=10 $(PROFILE_ARGS)
+	$(PY) tests/benchmarks/render_profile.py --storage .benchmarks
 
 # HVPs Lanczos vs power iteration need to reach 1e-3 relative error of λ_max.
 lanczos: $(STAMP)

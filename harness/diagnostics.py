@@ -64,10 +64,6 @@ COLUMNS = ("step", "objective", "learning_rate", "grad_norm", "sharpness",
 """The columns of ``diagnostics.csv``, in order."""
 
 
-def _is_namedtuple(x: Any) -> bool:
-  return isinstance(x, tuple) and hasattr(x, "_fields")
-
-
 def find_second_moment(opt_state: Any) -> tuple[Any, Any] | None:
   """The first second-moment estimate ν in an optimiser state, depth first.
 
@@ -78,22 +74,12 @@ def find_second_moment(opt_state: Any) -> tuple[Any, Any] | None:
     ``(nu, count)`` with count None when the state carries no step count
     (no bias correction), or None when no ``nu`` is found.
   """
-  if _is_namedtuple(opt_state):
-    if "nu" in opt_state._fields:
-      count = opt_state.count if "count" in opt_state._fields else None
-      return opt_state.nu, count
-    children = tuple(opt_state)
-  elif isinstance(opt_state, (tuple, list)):
-    children = tuple(opt_state)
-  elif isinstance(opt_state, dict):
-    children = tuple(opt_state[k] for k in sorted(opt_state))
-  else:
+  found = api.find_in_state(
+      opt_state, lambda x: isinstance(x, tuple) and "nu" in getattr(
+          x, "_fields", ()))
+  if found is None:
     return None
-  for child in children:
-    found = find_second_moment(child)
-    if found is not None:
-      return found
-  return None
+  return found.nu, (found.count if "count" in found._fields else None)
 
 
 def preconditioner_diagonal(opt_state: Any, *, eps: float = 1e-8,

@@ -135,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
 
+  from edgeperf.harness import cli_flags  # pylint: disable=g-import-not-at-top
   from edgeperf.harness import sweep  # pylint: disable=g-import-not-at-top
 
   fv = flags.FlagValues()
@@ -165,14 +166,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "finished trials are reused even if code changed).",
                     flag_values=fv)
   flags.DEFINE_bool("progress", True, "Progress bar.", flag_values=fv)
-  argv = list(argv) if argv is not None else sys.argv
-  if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
-    print(fv.get_help())
-    sys.exit(0)
+  cli_flags.parse(fv, argv, "edgeperf-bench")
   try:
-    fv(argv)
     plan = dict(sweep.parse_workload_max_steps(fv.workload_max_steps))
-  except (flags.Error, sweep.SweepError) as e:
+  except sweep.SweepError as e:
     sys.exit(f"leaderboard_bench: {e}")
   sweep_dir = fv.sweep_dir or os.path.join(fv.output_dir, "bench_sweep")
   if fv.fresh and os.path.exists(sweep_dir):

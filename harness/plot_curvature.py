@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -42,6 +42,7 @@ import sys
 import threading
 from typing import Any, Iterator, Sequence
 
+from edgeperf.harness import cli_flags
 from edgeperf.harness import records
 from edgeperf.harness import sampling
 from edgeperf.submissions import loader
@@ -470,17 +471,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                      flag_values=flag_values)
   flags.DEFINE_bool("progress", True, "Show a progress bar over trials.",
                     flag_values=flag_values)
-  argv = list(argv) if argv is not None else sys.argv
-  if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
-    print(flag_values.get_help())
-    sys.exit(0)
-  try:
-    flag_values(argv)
-    if not flag_values.sweep_dir:
-      raise SweepError("--sweep_dir is required")
-  except (flags.Error, SweepError) as e:
-    sys.exit(f"edgeperf-sweep: {e}")
+  cli_flags.parse(flag_values, argv, "edgeperf-sweep")
   fv = flag_values
+  if not fv.sweep_dir:
+    sys.exit("edgeperf-sweep: --sweep_dir is required")
   unknown = [w for w in fv.workloads if w not in registry.names()]
   if unknown:
     sys.exit(f"edgeperf-sweep: unknown workload(s) {unknown}; known: "

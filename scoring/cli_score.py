@@ -78,6 +78,8 @@ def score_runs(paths: Sequence[str], output_dir: str, *,
 def main(argv: Sequence[str] | None = None) -> None:
   """Entry point of ``edgeperf-score`` (absl flags, read only here)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
+
+  from edgeperf.harness import cli_flags  # pylint: disable=g-import-not-at-top
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
 
@@ -106,14 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       flag_values=fv)
   flags.DEFINE_bool("plots", True, "Write the PNG figures.", flag_values=fv)
   flags.DEFINE_bool("print", True, "Print the leaderboard.", flag_values=fv)
-  argv = list(argv) if argv is not None else sys.argv
-  if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
-    print(fv.get_help())
-    sys.exit(0)
-  try:
-    fv(argv)
-  except flags.Error as e:
-    sys.exit(f"edgeperf-score: {e}")
+  cli_flags.parse(fv, argv, "edgeperf-score")
   if not fv.runs:
     sys.exit("edgeperf-score: --runs is required (sweep or run dirs)")
   metric = fv.metric or ("evals" if fv.hardware_independent else "time")

@@ -62,23 +62,32 @@ def _is_namedtuple(x: Any) -> bool:
   return isinstance(x, tuple) and hasattr(x, "_fields")
 
 
-def _find_stats(state: Any) -> Any | None:
-  """Depth-first search for the first NamedTuple with a ``learning_rate``."""
-  if _is_namedtuple(state):
-    if "learning_rate" in state._fields:
-      return state
-    children = tuple(state)
+def find_in_state(state: Any, predicate: Callable[[Any], bool]) -> Any | None:
+  """The first node of a state pytree satisfying ``predicate``, depth first.
+
+  Children are visited in order (NamedTuples, tuples, lists) or by sorted key
+  (dicts); a node that satisfies ``predicate`` is returned without looking
+  inside it.  Returns None when no node does.
+  """
+  if predicate(state):
+    return state
+  if isinstance(state, dict):
+    children = [state[k] for k in sorted(state)]
   elif isinstance(state, (tuple, list)):
-    children = tuple(state)
-  elif isinstance(state, dict):
-    children = tuple(state[k] for k in sorted(state))
+    children = list(state)
   else:
     return None
   for child in children:
-    found = _find_stats(child)
+    found = find_in_state(child, predicate)
     if found is not None:
       return found
   return None
+
+
+def _find_stats(state: Any) -> Any | None:
+  """The first NamedTuple with a ``learning_rate`` field."""
+  return find_in_state(
+      state, lambda x: _is_namedtuple(x) and "learning_rate" in x._fields)
 
 
 def step_info(state: Any) -> dict[str, jax.Array]:
@@ -173,19 +182,8 @@ def eval_params(state: Any, params: Any) -> Any:
   """
   from optax import contrib  # pylint: disable=g-import-not-at-top
 
-  def find(node):
-    if isinstance(node, contrib.ScheduleFreeState):
-      return node
-    if isinstance(node, dict):
-      node = [node[k] for k in sorted(node)]
-    if isinstance(node, (tuple, list)):
-      for child in node:
-        found = find(child)
-        if found is not None:
-          return found
-    return None
-
-  sf_state = find(state)
+  sf_state = find_in_state(
+      state, lambda x: isinstance(x, contrib.ScheduleFreeState))
   if sf_state is None:
     return params
   return contrib.schedule_free_eval_params(sf_state, params)

@@ -1,7 +1,6 @@
 """``edgeperf-run`` end to end, in a subprocess (as a sweep calls it)."""
 
 import json
-import os
 import subprocess
 import sys
 

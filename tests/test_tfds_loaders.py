@@ -1,6 +1,5 @@
 """The real TFDS loaders, run offline on tfds.testing.mock_data."""
 
-import jax
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
