@@ -75,6 +75,8 @@ def test_failing_trials_are_recorded_and_the_rest_complete(tmp_path):
   assert meta["hparams"]["learning_rate"] == constant["hparams"][
       "learning_rate"]
   assert "error 2" in sweep.summarize(outcomes)
+  if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # trials share a cache
+    assert os.listdir(os.path.join(sweep_dir, sweep.COMPILATION_CACHE))
 
   # Started again: everything is done, nothing reruns.
   again = sweep.run_sweep(sweep_dir, request, jobs=2, progress=False)

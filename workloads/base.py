@@ -130,7 +130,8 @@ class Workload:
   def init(self, rng: jax.Array) -> Any:
     """Initial parameters (flax variables) from a PRNG key."""
     sample = jnp.asarray(self.train["inputs"][:1])
-    return self.model.init(rng, sample)
+    # Jitted: eager flax init dispatches (and compiles) op by op, seconds.
+    return jax.jit(self.model.init)(rng, sample)
 
   def data_loss(self, params: Any, batch: Batch) -> jax.Array:
     """Mean squared or cross-entropy loss L(w; batch), no weight decay."""
