@@ -1,6 +1,7 @@
 """Flag parsing shared by the command-line tools that own a FlagValues.
 
-``edgeperf-sweep``, ``edgeperf-score`` and ``edgeperf-bench`` define their
+``edgeperf-sweep``, ``edgeperf-score``, ``edgeperf-bench`` and
+``edgeperf-set-targets`` define their
 flags on a private ``absl.flags.FlagValues`` inside ``main`` (no global flag
 state); :func:`parse` reads ``argv`` into it the same way for all of them.
 """

@@ -82,9 +82,9 @@ def main(argv: list[str]) -> int:
     workload = workloads.get(_WORKLOAD.value, size=_SIZE.value,
                              batch_size=_BATCH_SIZE.value,
                              data_dir=_DATA_DIR.value)
-    num_steps = _MAX_STEPS.value or workload.step_budget
-    tx = submission.build(hparams, num_steps=num_steps)
-    hparams = submission.resolve(hparams, num_steps=num_steps)
+    hparams = submission.resolve(
+        hparams, num_steps=_MAX_STEPS.value or workload.step_budget)
+    tx = submission.build(hparams)
   except Exception as e:  # pylint: disable=broad-except  # user code runs here
     if not isinstance(e, (ValueError, OSError)):
       traceback.print_exc()

@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from edgeperf.harness import step as step_lib
 from edgeperf.submissions import api
 from edgeperf.submissions import curvature
 from edgeperf.submissions import sharpness
@@ -126,9 +127,8 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
 
   See the module docstring for the columns (all but ``step``).
   """
-  value, grad = jax.value_and_grad(value_fn)(params)
-  delta, state_next = tx.update(grad, opt_state, params, value=value,
-                                grad=grad, value_fn=value_fn)
+  value, grad, delta, state_next = step_lib.tuner_update(
+      tx, value_fn, params, opt_state)
   eta = api.step_info(state_next)["learning_rate"]
   usable = jnp.isfinite(eta) & (eta != 0)
   # u_t = Δ_t/η_t; if the tuner exposes no usable η, use Δ_t itself.
@@ -141,10 +141,8 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
   u_sq = optax.tree.norm(u, squared=True)
 
   params_next = optax.apply_updates(params, delta)
-  value_next, grad_next = jax.value_and_grad(value_fn)(params_next)
-  delta_next, _ = tx.update(grad_next, state_next, params_next,
-                            value=value_next, grad=grad_next,
-                            value_fn=value_fn)
+  _, _, delta_next, _ = step_lib.tuner_update(tx, value_fn, params_next,
+                                             state_next)
 
   precond = preconditioner_diagonal(state_next, eps=eps, decay=nu_decay)
   if precond is None:

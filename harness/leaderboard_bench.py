@@ -42,22 +42,25 @@ DEFAULT_NUM_TRIALS = 2
 DEFAULT_NUM_STUDIES = 1
 DEFAULT_JOBS = 2
 REFERENCE = "constant"
-LAST_ITERATES = 5
 
 
 def bench_targets(sweep_dir: str, reference: str = REFERENCE,
-                  last: int = LAST_ITERATES) -> dict[str, float]:
+                  last: int | None = None) -> dict[str, float]:
   """Targets at the bench horizon from the reference's trials (module doc).
 
   Returns:
     ``{workload label: target}`` for every workload where the reference has
-    at least one finished, non-diverged trial with ``last`` steps.
+    at least one finished, non-diverged trial with ``last`` steps (default:
+    :data:`edgeperf.harness.targets.LAST_ITERATES`), scored by
+    :func:`edgeperf.harness.targets.horizon_score`.
   """
   import pandas as pd  # pylint: disable=g-import-not-at-top
 
   from edgeperf.harness import records  # pylint: disable=g-import-not-at-top
+  from edgeperf.harness import targets  # pylint: disable=g-import-not-at-top
   from edgeperf.scoring import leaderboard  # pylint: disable=g-import-not-at-top
 
+  last = targets.LAST_ITERATES if last is None else last
   plan = records.read_json(os.path.join(sweep_dir, "sweep.json"))
   best: dict[str, float] = {}
   for trial in plan["trials"]:
@@ -74,7 +77,7 @@ def bench_targets(sweep_dir: str, reference: str = REFERENCE,
     objective = pd.read_csv(steps_path)["objective"].to_numpy(float)
     if len(objective) < last:
       continue
-    value = float(objective[-last:].mean())
+    value = targets.horizon_score(objective, last)
     if not math.isfinite(value):
       continue
     meta = records.read_json(os.path.join(run_dir, "meta.json"))

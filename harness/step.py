@@ -30,6 +30,21 @@ Record = dict[str, jax.Array]
 StepFn = Callable[[Any, Any, Mapping[str, jax.Array]], tuple[Any, Any, Record]]
 
 
+def tuner_update(tx: optax.GradientTransformationExtraArgs,
+                 value_fn: Callable[[Any], jax.Array], params: Any,
+                 opt_state: Any) -> tuple[jax.Array, Any, Any, Any]:
+  """One call of a tuner at w_t, with the harness's calling convention.
+
+  Returns:
+    ``(f_t, g_t, Δ_t, s_{t+1})``: the objective, its gradient, the step
+    the tuner returned (w_{t+1} = w_t + Δ_t) and its new state.
+  """
+  value, grad = jax.value_and_grad(value_fn)(params)
+  delta, opt_state = tx.update(grad, opt_state, params, value=value,
+                               grad=grad, value_fn=value_fn)
+  return value, grad, delta, opt_state
+
+
 def make_train_step(workload: base.Workload,
                     tx: optax.GradientTransformationExtraArgs) -> StepFn:
   """Returns the (un-jitted) step ``(params, opt_state, batch) -> (params,
@@ -39,9 +54,8 @@ def make_train_step(workload: base.Workload,
     def value_fn(p):
       return workload.loss(p, batch)
 
-    value, grad = jax.value_and_grad(value_fn)(params)
-    updates, opt_state = tx.update(grad, opt_state, params, value=value,
-                                   grad=grad, value_fn=value_fn)
+    value, _, updates, opt_state = tuner_update(tx, value_fn, params,
+                                                opt_state)
     params = optax.apply_updates(params, updates)
     record = {"objective": value, **api.step_info(opt_state)}
     return params, opt_state, record

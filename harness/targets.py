@@ -21,11 +21,12 @@ import datetime
 import json
 import math
 import sys
-from typing import Any
+from typing import Any, Sequence
 
-from absl import app
 from absl import flags
+import numpy as np
 
+from edgeperf.harness import cli_flags
 from edgeperf.harness import fingerprint
 from edgeperf.harness import records
 from edgeperf.harness import runner
@@ -37,6 +38,14 @@ PROCEDURE = ("min over the constant submission's log-2 learning-rate grid "
              "iterates before step_hint (full batch) or the full train "
              "objective at step_hint (mini-batch)")
 LAST_ITERATES = 5
+
+
+def horizon_score(objective: Sequence[float],
+                  last: int = LAST_ITERATES) -> float:
+  """A run's score at its horizon: the mean train objective of its last
+  ``last`` iterates (PAPER.md: "average train loss over the last 5
+  iterates").  The one rule behind stored and bench targets."""
+  return float(np.mean(np.asarray(objective, np.float64)[-last:]))
 
 
 def grid_scores(workload, *, seed: int = 0, base_optimizer: str = "gd",
@@ -54,8 +63,7 @@ def grid_scores(workload, *, seed: int = 0, base_optimizer: str = "gd",
     if result.status == "diverged":
       scores[lr] = math.inf
     elif workload.regime.is_full_batch:
-      tail = result.steps["objective"].iloc[-LAST_ITERATES:]
-      scores[lr] = float(tail.mean())
+      scores[lr] = horizon_score(result.steps["objective"])
     else:
       scores[lr] = float(result.evals["train_objective"].iloc[-1])
     if progress:
@@ -95,36 +103,31 @@ def set_target(name: str, *, size: str = "small",
   }
 
 
-_WORKLOADS = flags.DEFINE_list(
-    "workloads", None, "Workloads to (re)set (default: every embedded one).")
-_SIZE = flags.DEFINE_string("size", "small", "Preset size.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", None,
-                                   "Mini-batch size (default: full batch).")
-_TARGETS_FILE = flags.DEFINE_string("targets_file", registry.TARGETS_FILE,
-                                    "Where targets are stored.")
-
-
-def main(argv: list[str]) -> int:
-  del argv
-  names = _WORKLOADS.value or list(registry.EMBEDDED)
-  stored = registry.load_targets(_TARGETS_FILE.value)
+def main(argv: Sequence[str] | None = None) -> None:
+  """Entry point of ``edgeperf-set-targets`` (flags read only here)."""
+  fv = flags.FlagValues()
+  flags.DEFINE_list("workloads", None, "Workloads to (re)set (default: every "
+                    "embedded one).", flag_values=fv)
+  flags.DEFINE_string("size", "small", "Preset size.", flag_values=fv)
+  flags.DEFINE_integer("batch_size", None, "Mini-batch size (default: full "
+                       "batch).", flag_values=fv)
+  flags.DEFINE_string("targets_file", registry.TARGETS_FILE,
+                      "Where targets are stored.", flag_values=fv)
+  cli_flags.parse(fv, argv, "edgeperf-set-targets")
+  names = fv.workloads or list(registry.EMBEDDED)
+  stored = registry.load_targets(fv.targets_file)
   for name in names:
-    print(f"setting target for {name} ({_SIZE.value})", file=sys.stderr)
-    entry = set_target(name, size=_SIZE.value, batch_size=_BATCH_SIZE.value)
+    print(f"setting target for {name} ({fv.size})", file=sys.stderr)
+    entry = set_target(name, size=fv.size, batch_size=fv.batch_size)
     key = entry.pop("key")
     stored[key] = entry
-    records.atomic_write_json(_TARGETS_FILE.value, stored)
+    records.atomic_write_json(fv.targets_file, stored)
     flag = "  (best lr on the grid edge!)" if entry["best_on_grid_edge"] else ""
     print(json.dumps({"workload": key,
                       "target_train_loss": entry["target_train_loss"],
                       "best_learning_rate": entry["best_learning_rate"]})
           + flag)
-  return 0
-
-
-def run() -> None:
-  app.run(main)
 
 
 if __name__ == "__main__":
-  run()
+  main()

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from edgeperf.harness import records
 from edgeperf.scoring import profiles
 from edgeperf.scoring import time_to_target as ttt
 
@@ -38,8 +39,6 @@ METRICS = {
 }
 HARDWARE_INDEPENDENT = ("steps", "flops", "evals")
 DEFAULT_REFERENCES = ("constant", "warmup_schedule[shape=cosine]")
-FINAL = ("target_reached", "budget_exhausted", "completed", "diverged",
-         "error")
 
 
 class HardwareMismatchError(ValueError):
@@ -143,7 +142,7 @@ def load_trial(entry: dict[str, Any],
   status = _read_json(os.path.join(run_dir, "status.json")) or {}
   workload = meta.get("workload") or {}
   state = status.get("status")
-  if state not in FINAL:
+  if state not in records.FINAL_STATUSES:
     state = "incomplete"  # no run yet, or a run cut off: not scored
   target = workload.get("target_train_loss", status.get("target_train_loss"))
   target = None if target is None else _float(target)
