@@ -29,26 +29,26 @@ targets: $(STAMP)
 
 # Harness steps/s against a bare jitted lax.scan loop of the same step.
 overhead: $(STAMP)
-	$(PY) -m edgeperf.harness.bench_overhead
+	$(PY) -m edgeperf.harness.measure.overhead
 
 # Per-step cost of every tuner ÷ the constant-lr step, per workload.
 tuner-cost: $(STAMP)
-	$(PY) -m edgeperf.harness.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7
+	$(PY) -m edgeperf.harness.measure.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7
 
 # Denominator cost profile: time + XLA memory of f, value_and_grad and uᵀHu
 # (jvp-of-jvp, HVP, rev-rev, secant, fused vs separate); saves the JSON in
 # .benchmarks/ and writes docs/cost-profile-<platform>.md.
 profile: $(STAMP)
 	$(PY) -m pytest tests/benchmarks/test_denominator_cost.py --benchmark-enable --benchmark-only --benchmark-autosave --benchmark-storage=.benchmarks --benchmark-min-rounds=10 $(PROFILE_ARGS)
-	$(PY) tests/benchmarks/render_profile.py --storage .benchmarks
+	$(PY) -m edgeperf.harness.measure.render_profile --storage=.benchmarks
 
 # HVPs Lanczos vs power iteration need to reach 1e-3 relative error of λ_max.
 lanczos: $(STAMP)
-	$(PY) -m edgeperf.harness.bench_lanczos
+	$(PY) -m edgeperf.harness.measure.lanczos
 
 # The edge-of-stability figure docs/eos-mlp-mnist.png (about 8 minutes).
 eos-figure: $(STAMP)
-	$(PY) -m edgeperf.harness.eos_figure
+	$(PY) -m edgeperf.harness.measure.eos_figure
 
 clean:
 	rm -rf $(VENV) results .benchmarks

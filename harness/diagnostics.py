@@ -24,8 +24,8 @@ Columns of a row (all floats):
 * ``uhu``: u_tᵀ∇²f(w_t)u_t for the direction u_t = Δ_t/η_t (the CDAT
   denominator, Eq. 8); ``update_curvature``: uᵀ∇²f u/‖u‖², the curvature
   along the update on the scale of λ_max.
-* ``alignment``: |cos(u_t, v_max)|, v_max the top eigenvector (F5, Fig. 15:
-  why the exact-sharpness rule needs σ ≈ 3).
+* ``alignment``: |cos(u_t, v_max)|, v_max the top eigenvector (Roulet et
+  al. 2024, Fig. 15: why the exact-sharpness rule needs σ ≈ 3).
 * ``update_cosine``: cos(Δ_t, Δ_{t+1}) between successive updates (Fig. 17:
   ≈ −1 when the optimiser oscillates across a valley at the edge), with
   Δ_{t+1} computed at w_t + Δ_t from the state copy s_{t+1}.
@@ -47,10 +47,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from edgeperf import _checks
+from edgeperf.harness import rundir
 from edgeperf.harness import step as step_lib
 from edgeperf.submissions import api
 from edgeperf.submissions import curvature
-from edgeperf.submissions import sharpness
 from edgeperf.workloads import base
 
 DiagnosticsFn = Callable[[Any, Any, int], dict[str, float]]
@@ -58,11 +59,8 @@ DiagnosticsFn = Callable[[Any, Any, int], dict[str, float]]
 SUBSET_SIZE = 1024
 """Examples of the fixed mini-batch evaluation subset (first of the train set)."""
 
-COLUMNS = ("step", "objective", "learning_rate", "grad_norm", "sharpness",
-           "sharpness_hvps", "eta_sharpness", "precond_sharpness",
-           "eta_precond_sharpness", "uhu", "update_curvature", "alignment",
-           "update_cosine")
-"""The columns of ``diagnostics.csv``, in order."""
+COLUMNS = rundir.DIAGNOSTIC_COLUMNS
+"""The columns of ``diagnostics.csv``, in order (owned by the run folder)."""
 
 
 def find_second_moment(opt_state: Any) -> tuple[Any, Any] | None:
@@ -85,7 +83,7 @@ def find_second_moment(opt_state: Any) -> tuple[Any, Any] | None:
 
 def preconditioner_diagonal(opt_state: Any, *, eps: float = 1e-8,
                             decay: float = 0.999) -> Any | None:
-  """P = sqrt(ν̂) + ε from an optimiser state (PAPER.md, Vocabulary).
+  """P = sqrt(ν̂) + ε from an optimiser state (Roulet et al. 2024, Sec. 2).
 
   ν̂ = ν/(1 − decay^count) when the state holds a step count (Adam's bias
   correction, b2 = ``decay``), else ν.  None when the state has no ν.
@@ -135,7 +133,7 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
   u = optax.tree.scale(jnp.where(usable, 1.0 / jnp.where(usable, eta, 1.0),
                                  1.0), delta)
 
-  lam, vec, hvps = sharpness.top_eigenpair(
+  lam, vec, hvps = curvature.top_eigenpair(
       value_fn, params, key=key, method=method, tol=tol, max_iters=max_iters)
   uhu = curvature.uhu_hvp(value_fn, params, u)
   u_sq = optax.tree.norm(u, squared=True)
@@ -148,7 +146,7 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
   if precond is None:
     p_lam = jnp.asarray(jnp.nan, lam.dtype)
   else:
-    p_lam, _, _ = sharpness.top_eigenpair(
+    p_lam, _, _ = curvature.top_eigenpair(
         value_fn, params, key=key, method=method, tol=tol,
         max_iters=max_iters, diag_preconditioner=precond)
 
@@ -192,11 +190,8 @@ def make_diagnostics_fn(workload: base.Workload,
   Returns:
     The diagnostics function; its row holds :data:`COLUMNS`, all floats.
   """
-  if method not in sharpness.METHODS:
-    raise ValueError(f"unknown method {method!r}; expected one of "
-                     f"{sharpness.METHODS}")
-  if not isinstance(subset_size, int) or subset_size < 1:
-    raise ValueError(f"subset_size must be an int >= 1, got {subset_size!r}")
+  _checks.one_of("method", method, curvature.METHODS)
+  _checks.integer("subset_size", subset_size, low=1)
   batch = diagnostic_batch(workload, subset_size)
   root = jax.random.key(seed)
 

@@ -1,32 +1,30 @@
 """Runs one submission on one workload, timed, and records everything.
 
-The clock covers submission work only: the chunk of jitted steps, ended by
-``block_until_ready``.  Compilation (ahead of time, per chunk length) is
-timed separately; evaluation, diagnostics, batch assembly and logging run
-outside the clock.  Within a chunk the chunk's time is spread evenly over
-its steps, so ``steps.csv``'s ``time_s`` is the cumulative submission time at
-the end of each step.
+The timing rule: the clock covers submission work only — a chunk of jitted
+steps, ended by ``block_until_ready``.  Compilation (ahead of time, once per
+chunk length) is timed separately; evaluation, diagnostics, batch assembly
+and logging run outside the clock.  A chunk's time is spread evenly over its
+steps, so ``steps.csv``'s ``time_s`` is the cumulative submission time at the
+end of each step.  Chunks end at every evaluation and diagnostic step.
 
-A run ends with one status (``status.json``):
+A run ends with one status (:func:`final_status`):
   * ``target_reached``: the train objective reached the workload's target
-    (sticky: the run stops at the end of that chunk).  In full batch the
-    per-step objective f(w_t) is checked; in mini-batch, the full train
-    objective at each evaluation.
+    (:mod:`edgeperf.harness.reach`); the run stops at the end of that chunk.
   * ``budget_exhausted``: step or time budget spent without the target.
   * ``completed``: ran ``max_steps`` on a workload with no target set.
-  * ``diverged``: a NaN or ±inf objective (the run stops there).
+  * ``diverged``: a NaN or ±inf objective before the target (the run stops).
   * ``error``: an exception (message and traceback recorded, then re-raised).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import math
-import os
 import time
 import traceback
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import jax
 import numpy as np
@@ -34,13 +32,224 @@ import optax
 import pandas as pd
 import tqdm
 
+from edgeperf import _checks
 from edgeperf.harness import fingerprint
-from edgeperf.harness import records
+from edgeperf.harness import reach
+from edgeperf.harness import rundir as rundir_lib
 from edgeperf.harness import step as step_lib
 from edgeperf.submissions import api
 from edgeperf.workloads import base
 
 DiagnosticsFn = Callable[[Any, Any, int], Mapping[str, float]]
+
+
+def _now() -> str:
+  return datetime.datetime.now(datetime.timezone.utc).isoformat(
+      timespec="seconds")
+
+
+# ---------------------------------------------------------------- status --
+
+@dataclasses.dataclass
+class RunStatus:
+  """Where a run stands; written to ``status.json`` after every chunk."""
+
+  status: str = rundir_lib.RUNNING
+  message: str = ""
+  steps_run: int = 0
+  target_step: int | None = None
+  target_time_s: float | None = None
+  submission_time_s: float = 0.0
+  compile_time_s: float = 0.0
+  loop_wall_s: float | None = None
+  diverged_at: int | None = None  # step of the first non-finite objective
+  stopped_by_time: bool = False  # the time budget ended the run
+  traceback: str | None = None
+
+  def record(self, *, target: float | None, wall_time_s: float,
+             final_objective: float | None) -> dict[str, Any]:
+    """The ``status.json`` document."""
+    out = {k: v for k, v in dataclasses.asdict(self).items()
+           if k not in ("diverged_at", "stopped_by_time", "traceback")}
+    if self.traceback is not None:
+      out["traceback"] = self.traceback
+    out.update(target_train_loss=target, wall_time_s=wall_time_s,
+               final_objective=final_objective)
+    if self.status in rundir_lib.FINAL_STATUSES:
+      out["finished_at"] = _now()
+    return out
+
+
+def final_status(run: RunStatus, *, target: float | None, budget: int,
+                 key: str) -> tuple[str, str]:
+  """The status and message a finished run gets, from what happened.
+
+  A reached target wins (a later divergence does not undo it); then a
+  divergence; then the budget (steps or time) or, without a target,
+  ``completed``.
+  """
+  if run.target_step is not None:
+    then = ""
+    if run.diverged_at is not None:
+      then = f"; then non-finite objective at step {run.diverged_at}"
+    return ("target_reached",
+            f"target {target:.6g} reached at step {run.target_step}{then}")
+  if run.diverged_at is not None:
+    return "diverged", f"non-finite objective at step {run.diverged_at}"
+  if run.stopped_by_time:
+    return ("budget_exhausted" if target is not None else "completed",
+            f"time budget spent after {run.steps_run} steps")
+  if target is None:
+    return "completed", (f"ran {run.steps_run} steps (no target set for "
+                         f"{key})")
+  return "budget_exhausted", (f"step budget {budget} spent without reaching "
+                              f"target {target:.6g}")
+
+
+# ------------------------------------------------------------------ plan --
+
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+  """The run's step budget and how it is cut into chunks."""
+
+  total: int  # step budget
+  eval_every: int
+  diag_every: int
+  chunk_mode: str
+
+  @classmethod
+  def make(cls, workload: base.Workload, *, max_steps: int | None,
+           eval_every: int | None, chunk_mode: str | None,
+           diag_every: int) -> "RunPlan":
+    total = workload.step_budget if max_steps is None else max_steps
+    plan = cls(total=total, eval_every=eval_every or workload.eval_every,
+               diag_every=diag_every, chunk_mode=chunk_mode or
+               workload.chunk_mode)
+    _checks.integer("max_steps", plan.total, low=1)
+    _checks.integer("eval_every", plan.eval_every, low=1)
+    _checks.integer("diag_every", plan.diag_every, low=0)
+    _checks.one_of("chunk_mode", plan.chunk_mode, step_lib.CHUNK_MODES)
+    return plan
+
+  def chunks(self) -> Iterator[tuple[int, int]]:
+    """(start, end) of each chunk: ends at every multiple of eval_every and
+    diag_every, and at the budget."""
+    ends = {self.total}
+    for period in (self.eval_every, self.diag_every):
+      if period > 0:
+        ends.update(range(period, self.total, period))
+    start = 0
+    for end in sorted(ends):
+      yield start, end
+      start = end
+
+  def diagnoses(self, step: int) -> bool:
+    return bool(self.diag_every) and (step % self.diag_every == 0 or
+                                      step == self.total)
+
+
+# -------------------------------------------------------------- training --
+
+class _Trainer:
+  """Parameters, tuner state and the compiled chunks of one run."""
+
+  def __init__(self, workload: base.Workload, tx, seed: int, mode: str):
+    self.workload, self.seed, self.mode = workload, seed, mode
+    self.params = workload.init(jax.random.key(seed))
+    self.opt_state = tx.init(self.params)
+    self.step_fn = step_lib.make_train_step(workload, tx)
+    self.full_batch = workload.regime.is_full_batch
+    self._train = workload.full_train_batch() if self.full_batch else None
+    self._compiled: dict[int, step_lib.CompiledChunk] = {}
+    self.compile_s = 0.0
+
+  def data(self, start: int, length: int) -> Any:
+    """The chunk's data: the full batch, or its mini-batches stacked."""
+    if self.full_batch:
+      return self._train
+    return jax.tree.map(jax.numpy.asarray, self.workload.stacked_batches(
+        self.seed, start, length))
+
+  def one_batch(self) -> Any:
+    data = self.data(0, 1)
+    return data if self.full_batch else jax.tree.map(lambda x: x[0], data)
+
+  def run_chunk(self, start: int, end: int) -> tuple[dict[str, Any], float]:
+    """Runs steps [start, end); returns their records (host numpy) and the
+    clocked seconds."""
+    length = end - start
+    data = self.data(start, length)
+    if length not in self._compiled:
+      self._compiled[length] = step_lib.CompiledChunk(
+          self.step_fn, self.mode, length, self.full_batch,
+          (self.params, self.opt_state, data))
+      self.compile_s += self._compiled[length].compile_s
+    tick = time.perf_counter()
+    self.params, self.opt_state, recs = self._compiled[length](
+        self.params, self.opt_state, data)
+    jax.block_until_ready((self.params, self.opt_state, recs))
+    return jax.device_get(recs), time.perf_counter() - tick
+
+
+def step_flops(step: step_lib.StepFn, params: Any, opt_state: Any,
+               batch: Any) -> float | None:
+  """FLOPs of one step from XLA's cost analysis of the lowered HLO, if static."""
+  try:
+    analysis = jax.jit(step).lower(params, opt_state, batch).cost_analysis()
+  except Exception:  # pylint: disable=broad-except  # backend-dependent
+    return None
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0] if analysis else None
+  if not analysis or "flops" not in analysis:
+    return None
+  flops = float(analysis["flops"])
+  return flops if flops > 0 else None
+
+
+def _step_rows(start: int, recs: Mapping[str, Any], times: np.ndarray,
+               keep: int) -> list[dict[str, Any]]:
+  rows = []
+  for i in range(keep):
+    row = {"step": start + i, "objective": float(recs["objective"][i]),
+           "learning_rate": float(recs["learning_rate"][i]),
+           "time_s": float(times[i])}
+    row.update({name: int(recs[name][i]) for name in api.EVAL_COUNTERS})
+    rows.append(row)
+  return rows
+
+
+# -------------------------------------------------------------- records --
+
+class _Recorder:
+  """Keeps the run's tables in memory and, with a run folder, on disk."""
+
+  def __init__(self, run_dir: rundir_lib.RunDir | None):
+    self.run_dir = run_dir
+    self.rows: dict[str, list[dict[str, Any]]] = {
+        t: [] for t in rundir_lib.TABLES}
+    self._writers: dict[str, rundir_lib.TableWriter] = {}
+
+  def append(self, table: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+      return
+    self.rows[table].extend(rows)
+    if self.run_dir is None:
+      return
+    if table not in self._writers:
+      self._writers[table] = self.run_dir.table_writer(table)
+    self._writers[table].append(rows)
+
+  def close(self) -> None:
+    for writer in self._writers.values():
+      writer.close()
+
+  def frame(self, table: str) -> pd.DataFrame:
+    return pd.DataFrame(self.rows[table],
+                        columns=list(rundir_lib.TABLES[table]))
+
+  def last_objective(self) -> float | None:
+    steps = self.rows["steps"]
+    return steps[-1]["objective"] if steps else None
 
 
 @dataclasses.dataclass
@@ -73,67 +282,7 @@ class RunResult:
     }
 
 
-def _now() -> str:
-  return datetime.datetime.now(datetime.timezone.utc).isoformat(
-      timespec="seconds")
-
-
-def step_flops(step: step_lib.StepFn, params: Any, opt_state: Any,
-               batch: Any) -> float | None:
-  """FLOPs of one step from XLA's cost analysis of the lowered HLO, if static."""
-  try:
-    analysis = jax.jit(step).lower(params, opt_state, batch).cost_analysis()
-  except Exception:  # pylint: disable=broad-except  # backend-dependent
-    return None
-  if isinstance(analysis, (list, tuple)):
-    analysis = analysis[0] if analysis else None
-  if not analysis or "flops" not in analysis:
-    return None
-  flops = float(analysis["flops"])
-  return flops if flops > 0 else None
-
-
-class _Recorder:
-  """Collects rows in memory and, with a run directory, appends to disk."""
-
-  def __init__(self, run_dir: str | None):
-    self.run_dir = run_dir
-    self.rows: dict[str, list[dict[str, Any]]] = {
-        "steps": [], "evals": [], "diagnostics": []}
-    self._writers: dict[str, records.TableWriter] = {}
-    self._columns = {"steps": records.STEP_COLUMNS,
-                     "evals": records.EVAL_COLUMNS}
-
-  def append(self, table: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-      return
-    self.rows[table].extend(rows)
-    if self.run_dir is None:
-      return
-    if table not in self._writers:
-      columns = self._columns.get(table) or tuple(rows[0])
-      self._columns[table] = columns
-      self._writers[table] = records.TableWriter(
-          os.path.join(self.run_dir, f"{table}.csv"), columns)
-    self._writers[table].append(rows)
-
-  def close(self) -> None:
-    for writer in self._writers.values():
-      writer.close()
-
-  def frame(self, table: str) -> pd.DataFrame:
-    columns = self._columns.get(table)
-    return pd.DataFrame(self.rows[table], columns=columns)
-
-
-def _boundaries(total: int, every: tuple[int, ...]) -> list[int]:
-  """Chunk ends: every multiple of each positive period, and ``total``."""
-  ends = {total}
-  for period in every:
-    if period > 0:
-      ends.update(range(period, total, period))
-  return sorted(ends)
-
+# ------------------------------------------------------------------- run --
 
 def run(workload: base.Workload,
         tx: optax.GradientTransformationExtraArgs,
@@ -147,6 +296,7 @@ def run(workload: base.Workload,
         chunk_mode: str | None = None,
         diag_every: int = 0,
         diagnostics_fn: DiagnosticsFn | None = None,
+        prepare_for_eval: api.PrepareForEval = api.keep_params,
         stop_at_target: bool = True,
         progress: bool = True) -> RunResult:
   """Trains ``workload`` with ``tx`` from ``seed`` and records the run.
@@ -155,8 +305,8 @@ def run(workload: base.Workload,
     workload: the workload (owns data, objective, target and budgets).
     tx: the tuner, as returned by a submission's ``make_tuner``.
     seed: PRNG seed of the initial parameters and of mini-batch order.
-    run_dir: folder to write the run to (created; must not hold a finished
-      run).  None keeps everything in memory.
+    run_dir: folder to write the run to (created and locked for the run;
+      must not hold a finished run).  None keeps everything in memory.
     hparams: recorded in ``hparams.json``.
     submission: ``{"name", "path"}`` recorded in ``meta.json``.
     max_steps: step budget (default: the workload's ``step_budget``).
@@ -166,6 +316,8 @@ def run(workload: base.Workload,
     diag_every: run curvature diagnostics every this many steps (0: never).
     diagnostics_fn: ``(params, opt_state, step) -> row``; default
       :func:`edgeperf.harness.diagnostics.make_diagnostics_fn`.
+    prepare_for_eval: the submission's evaluation hook
+      ``(opt_state, params) -> params to evaluate``.
     stop_at_target: stop once the target is reached (off when setting
       targets: the run then goes to ``max_steps``).
     progress: show a progress bar (step, loss, lr) on stderr.
@@ -174,197 +326,173 @@ def run(workload: base.Workload,
     A :class:`RunResult`.  An exception inside the run is recorded as status
     ``error`` and re-raised.
   """
-  total = int(max_steps if max_steps is not None else workload.step_budget)
-  eval_every = int(eval_every or workload.eval_every)
-  mode = chunk_mode or workload.chunk_mode
-  if total <= 0 or eval_every <= 0 or diag_every < 0:
-    raise ValueError(
-        f"max_steps ({total}) and eval_every ({eval_every}) must be > 0 and "
-        f"diag_every ({diag_every}) >= 0")
-  if mode not in base.CHUNK_MODES:
-    raise ValueError(f"chunk_mode must be one of {base.CHUNK_MODES}, got "
-                     f"{mode!r}")
-  target = workload.target_train_loss
-  wall_start = time.perf_counter()
-  if run_dir is not None:
-    if records.is_final(run_dir):
-      raise FileExistsError(
-          f"{run_dir} already holds a finished run; choose another "
-          "output directory or delete it")
-    os.makedirs(run_dir, exist_ok=True)
-  recorder = _Recorder(run_dir)
-  state = {"status": "running", "message": "", "steps_run": 0,
-           "target_step": None, "target_time_s": None,
-           "submission_time_s": 0.0, "compile_time_s": 0.0}
+  plan = RunPlan.make(workload, max_steps=max_steps, eval_every=eval_every,
+                      chunk_mode=chunk_mode, diag_every=diag_every)
+  folder = None if run_dir is None else rundir_lib.RunDir(run_dir)
+  with folder.owned() if folder else contextlib.nullcontext():
+    return _Run(workload, tx, plan, seed=seed, folder=folder,
+                diagnostics_fn=diagnostics_fn,
+                prepare_for_eval=prepare_for_eval,
+                stop_at_target=stop_at_target, progress=progress).execute(
+                    hparams=dict(hparams or {}),
+                    submission=dict(submission or {}))
 
-  def write_status(final: bool) -> None:
-    if run_dir is None:
-      return
-    status = dict(state, target_train_loss=target,
-                  wall_time_s=time.perf_counter() - wall_start)
-    steps = recorder.rows["steps"]
-    status["final_objective"] = steps[-1]["objective"] if steps else None
-    if final:
-      status["finished_at"] = _now()
-    records.atomic_write_json(os.path.join(run_dir, "status.json"), status)
 
-  try:
-    params = workload.init(jax.random.key(seed))
-    opt_state = tx.init(params)
-    train_step = step_lib.make_train_step(workload, tx)
-    full_batch = workload.regime.is_full_batch
-    train_data = workload.full_train_batch() if full_batch else None
-    example = (train_data if full_batch else jax.tree.map(
-        jax.numpy.asarray, workload.stacked_batches(seed, 0, 1)))
-    one_batch = example if full_batch else jax.tree.map(lambda x: x[0],
-                                                        example)
-    if run_dir is not None:
+class _Run:
+  """One run: the clocked loop over chunks, and what it records."""
+
+  def __init__(self, workload, tx, plan: RunPlan, *, seed, folder,
+               diagnostics_fn, prepare_for_eval, stop_at_target, progress):
+    self.workload, self.tx, self.plan, self.seed = workload, tx, plan, seed
+    self.folder = folder
+    self.diagnostics_fn = diagnostics_fn
+    self.prepare_for_eval = prepare_for_eval
+    self.stop_at_target, self.progress = stop_at_target, progress
+    self.target = workload.target_train_loss
+    self.status = RunStatus()
+    self.recorder = _Recorder(folder)
+    self.wall_start = time.perf_counter()
+    self.started_at = _now()
+    self.clock = 0.0
+
+  def write_status(self) -> None:
+    if self.folder is not None:
+      record = self.status.record(
+          target=self.target,
+          wall_time_s=time.perf_counter() - self.wall_start,
+          final_objective=self.recorder.last_objective())
+      record["owner"] = dict(rundir_lib.owner(), started_at=self.started_at)
+      self.folder.write_status(record)
+
+  def execute(self, *, hparams, submission) -> RunResult:
+    try:
+      self._setup(hparams, submission)
+      self._loop()
+    except BaseException as e:
+      self.status.status = "error"
+      self.status.message = f"{type(e).__name__}: {e}"
+      self.status.traceback = traceback.format_exc()
+      try:
+        self.recorder.close()
+        self.write_status()
+      except Exception:  # pylint: disable=broad-except
+        pass
+      raise
+    self.recorder.close()
+    self.write_status()
+    return self._result()
+
+  # -- the parts of a run -------------------------------------------------
+  def _setup(self, hparams, submission) -> None:
+    workload = self.workload
+    self.trainer = _Trainer(workload, self.tx, self.seed,
+                            self.plan.chunk_mode)
+    if self.folder is not None:
       hw = fingerprint.hardware_fingerprint()
-      records.atomic_write_json(os.path.join(run_dir, "hparams.json"),
-                                dict(hparams or {}))
-      records.atomic_write_json(os.path.join(run_dir, "meta.json"), {
-          "workload": workload.describe(),
-          "submission": dict(submission or {}),
-          "seed": seed, "hparams": dict(hparams or {}),
-          "fingerprint": hw, "hardware_id": fingerprint.hardware_id(hw),
+      self.folder.write_json(rundir_lib.HPARAMS, hparams)
+      self.folder.write_json(rundir_lib.META, {
+          "workload": workload.describe(), "submission": submission,
+          "seed": self.seed, "hparams": hparams, "fingerprint": hw,
+          "hardware_id": fingerprint.hardware_id(hw),
           "software": fingerprint.software_versions(),
           "git_commit": fingerprint.git_commit(),
-          "step_flops": step_flops(train_step, params, opt_state, one_batch),
-          "max_steps": total, "eval_every": eval_every, "chunk_mode": mode,
-          "diag_every": diag_every, "started_at": _now(),
+          "step_flops": step_flops(self.trainer.step_fn,
+                                   self.trainer.params,
+                                   self.trainer.opt_state,
+                                   self.trainer.one_batch()),
+          "max_steps": self.plan.total, "eval_every": self.plan.eval_every,
+          "chunk_mode": self.plan.chunk_mode,
+          "diag_every": self.plan.diag_every, "started_at": self.started_at,
       })
-      write_status(final=False)
-
-    eval_fn = jax.jit(workload.metrics)
-    eval_train = workload.full_train_batch()
-    eval_held = workload.eval_batch()
-    if diag_every and diagnostics_fn is None:
+      self.write_status()
+    self.eval_fn = jax.jit(workload.metrics)
+    self.eval_data = (workload.full_train_batch(), workload.eval_batch())
+    if self.plan.diag_every and self.diagnostics_fn is None:
       from edgeperf.harness import diagnostics  # pylint: disable=g-import-not-at-top
-      diagnostics_fn = diagnostics.make_diagnostics_fn(workload, tx,
-                                                       seed=seed)
+      self.diagnostics_fn = diagnostics.make_diagnostics_fn(
+          workload, self.tx, seed=self.seed)
+    # Full batch: the per-step objective; mini-batch: evaluations.
+    self.watch = reach.ReachWatch(self.target)
 
-    def evaluate(at_step: int, time_s: float) -> None:
-      at = api.eval_params(opt_state, params)  # schedule-free: its average
-      train_m = eval_fn(at, eval_train)
-      held_m = eval_fn(at, eval_held)
-      row = {"step": at_step, "time_s": time_s}
-      for prefix, metrics in (("train", train_m), ("eval", held_m)):
-        for name, value in metrics.items():
-          row[f"{prefix}_{name}"] = float(value)
-      recorder.append("evals", [row])
+  def _evaluate(self, step: int) -> None:
+    trainer = self.trainer
+    at = self.prepare_for_eval(trainer.opt_state, trainer.params)
+    row = {"step": step, "time_s": self.clock}
+    for prefix, data in zip(("train", "eval"), self.eval_data):
+      for name, value in self.eval_fn(at, data).items():
+        row[f"{prefix}_{name}"] = float(value)
+    self.recorder.append("evals", [row])
+    if not trainer.full_batch and self.watch.extend(
+        [row["train_objective"]]) is not None:
+      self.status.target_step, self.status.target_time_s = step, self.clock
 
-    compiled: dict[int, step_lib.CompiledChunk] = {}
-    clock = 0.0
-    evaluate(0, 0.0)
-    if diag_every:
-      recorder.append("diagnostics",
-                      [dict(diagnostics_fn(params, opt_state, 0))])
-    bar = tqdm.tqdm(total=total, desc=f"{workload.name}", unit="step",
-                    disable=not progress, leave=False, dynamic_ncols=True)
-    start = 0
+  def _diagnose(self, step: int) -> None:
+    if self.plan.diagnoses(step):
+      self.recorder.append("diagnostics", [dict(self.diagnostics_fn(
+          self.trainer.params, self.trainer.opt_state, step))])
+
+  def _record_chunk(self, start: int, recs, elapsed: float) -> bool:
+    """Appends a chunk's steps; False when the objective diverged in it."""
+    objective = np.asarray(recs["objective"], np.float64)
+    length = len(objective)
+    times = self.clock + elapsed * np.arange(1, length + 1) / length
+    self.clock += elapsed
+    bad = np.flatnonzero(~np.isfinite(objective))
+    keep = length if bad.size == 0 else int(bad[0]) + 1
+    self.recorder.append("steps", _step_rows(start, recs, times, keep))
+    status = self.status
+    status.submission_time_s = float(times[keep - 1])
+    status.steps_run = start + keep
+    if self.trainer.full_batch:
+      hit = self.watch.extend(objective[:keep])
+      if hit is not None:
+        status.target_step, status.target_time_s = hit, float(
+            times[hit - start])
+    if bad.size:
+      status.diverged_at = start + keep - 1
+    return bad.size == 0
+
+  def _loop(self) -> None:
+    status, plan = self.status, self.plan
+    self._evaluate(0)
+    self._diagnose(0)
+    bar = tqdm.tqdm(total=plan.total, desc=self.workload.name, unit="step",
+                    disable=not self.progress, leave=False,
+                    dynamic_ncols=True)
     loop_start = time.perf_counter()
-    for end in _boundaries(total, (eval_every, diag_every)):
-      length = end - start
-      if full_batch:
-        data = train_data
-      else:
-        data = jax.tree.map(jax.numpy.asarray,
-                            workload.stacked_batches(seed, start, length))
-      if length not in compiled:
-        compiled[length] = step_lib.CompiledChunk(
-            train_step, mode, length, full_batch, (params, opt_state, data))
-        state["compile_time_s"] += compiled[length].compile_s
-      tick = time.perf_counter()
-      params, opt_state, recs = compiled[length](params, opt_state, data)
-      jax.block_until_ready((params, opt_state, recs))
-      elapsed = time.perf_counter() - tick
-      recs = jax.device_get(recs)
-      objective = np.asarray(recs["objective"], np.float64)
-      times = clock + elapsed * np.arange(1, length + 1) / length
-      clock += elapsed
-      bad = np.flatnonzero(~np.isfinite(objective))
-      keep = length if bad.size == 0 else int(bad[0]) + 1
-      rows = []
-      for i in range(keep):
-        row = {"step": start + i, "objective": float(objective[i]),
-               "time_s": float(times[i])}
-        row["learning_rate"] = float(recs["learning_rate"][i])
-        for name in api.EVAL_COUNTERS:
-          row[name] = int(recs[name][i])
-        rows.append(row)
-      recorder.append("steps", rows)
-      state["submission_time_s"] = float(times[keep - 1])
-      state["steps_run"] = start + keep
-      bar.update(keep)
-      bar.set_postfix(loss=f"{objective[keep - 1]:.4g}",
-                      lr=f"{float(recs['learning_rate'][keep - 1]):.3g}")
-      if target is not None and state["target_step"] is None and full_batch:
-        hit = np.flatnonzero(objective[:keep] <= target)
-        if hit.size:  # sticky: a later divergence does not undo it
-          state["target_step"] = start + int(hit[0])
-          state["target_time_s"] = float(times[hit[0]])
-      if bad.size:
-        state["message"] = (f"non-finite objective {objective[keep - 1]} at "
-                            f"step {start + keep - 1}")
-        if state["target_step"] is None:
-          state["status"] = "diverged"
+    for start, end in plan.chunks():
+      recs, elapsed = self.trainer.run_chunk(start, end)
+      finite = self._record_chunk(start, recs, elapsed)
+      status.compile_time_s = self.trainer.compile_s
+      bar.update(status.steps_run - start)
+      bar.set_postfix(loss=f"{self.recorder.last_objective():.4g}",
+                      lr=f"{self.recorder.rows['steps'][-1]['learning_rate']:.3g}")
+      if not finite:
         break
-      evaluate(end, clock)
-      if (target is not None and state["target_step"] is None and
-          not full_batch):
-        train_objective = recorder.rows["evals"][-1]["train_objective"]
-        if train_objective <= target:
-          state["target_step"], state["target_time_s"] = end, clock
-      if diag_every and (end % diag_every == 0 or end == total):
-        recorder.append("diagnostics",
-                        [dict(diagnostics_fn(params, opt_state, end))])
-      write_status(final=False)
-      start = end
-      if state["target_step"] is not None and stop_at_target:
+      self._evaluate(end)
+      self._diagnose(end)
+      self.write_status()
+      if status.target_step is not None and self.stop_at_target:
         break
-      if clock >= workload.time_budget_s:
-        state["message"] = (f"time budget {workload.time_budget_s} s spent "
-                            f"after {end} steps")
+      if self.clock >= self.workload.time_budget_s:
+        status.stopped_by_time = True
         break
     bar.close()
-    state["loop_wall_s"] = (time.perf_counter() - loop_start -
-                            state["compile_time_s"])
-    if state["status"] == "running":
-      if state["target_step"] is not None:
-        state["status"] = "target_reached"
-        state["message"] = (f"target {target:.6g} reached at step "
-                            f"{state['target_step']}" +
-                            (f"; then {state['message']}"
-                             if state["message"] else ""))
-      elif target is None:
-        state["status"] = "completed"
-        state["message"] = (state["message"] or
-                            f"ran {state['steps_run']} steps (no target set "
-                            f"for {workload.key})")
-      else:
-        state["status"] = "budget_exhausted"
-        state["message"] = (state["message"] or
-                            f"step budget {total} spent without reaching "
-                            f"target {target:.6g}")
-    recorder.close()
-    write_status(final=True)
-  except BaseException as e:
-    state["status"] = "error"
-    state["message"] = f"{type(e).__name__}: {e}"
-    state["traceback"] = traceback.format_exc()
-    try:
-      recorder.close()
-      write_status(final=True)
-    except Exception:  # pylint: disable=broad-except
-      pass
-    raise
-  return RunResult(
-      status=state["status"], message=state["message"],
-      steps_run=state["steps_run"], target_step=state["target_step"],
-      target_time_s=state["target_time_s"],
-      submission_time_s=state["submission_time_s"],
-      compile_time_s=state["compile_time_s"],
-      wall_time_s=time.perf_counter() - wall_start,
-      loop_wall_s=state["loop_wall_s"],
-      steps=recorder.frame("steps"), evals=recorder.frame("evals"),
-      diagnostics=recorder.frame("diagnostics"), run_dir=run_dir)
+    status.loop_wall_s = (time.perf_counter() - loop_start -
+                          status.compile_time_s)
+    status.status, status.message = final_status(
+        status, target=self.target, budget=plan.total, key=self.workload.key)
+
+  def _result(self) -> RunResult:
+    s = self.status
+    return RunResult(
+        status=s.status, message=s.message, steps_run=s.steps_run,
+        target_step=s.target_step, target_time_s=s.target_time_s,
+        submission_time_s=s.submission_time_s,
+        compile_time_s=s.compile_time_s,
+        wall_time_s=time.perf_counter() - self.wall_start,
+        loop_wall_s=s.loop_wall_s,
+        steps=self.recorder.frame("steps"),
+        evals=self.recorder.frame("evals"),
+        diagnostics=self.recorder.frame("diagnostics"),
+        run_dir=None if self.folder is None else self.folder.path)

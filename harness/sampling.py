@@ -1,6 +1,6 @@
 """Seeded trial generation for the tuning rulesets (Halton, Sobol or grid).
 
-External-tuning ruleset (AlgoPerf's, PAPER.md "Experimental protocol"): each
+External-tuning ruleset (AlgoPerf's, Dahl et al. 2023, §4): each
 study draws ``N`` points of the submission's search space; a point is
 ``{name: h.from_unit(u_h)}`` for a quasi-random vector u ∈ [0, 1]^d, one
 coordinate per *searched* hyperparameter (fixed ones pass through).  The

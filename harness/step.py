@@ -1,6 +1,6 @@
 """The training step and the chunk runners that chain steps between evaluations.
 
-One step at w_t (PAPER.md notation)::
+One step at w_t (Roulet et al. 2024 notation)::
 
     f_t, g_t = value_and_grad(f)(w_t)
     Δ_t, s_{t+1} = tx.update(g_t, s_t, w_t, value=f_t, grad=g_t, value_fn=f)
@@ -8,10 +8,10 @@ One step at w_t (PAPER.md notation)::
 
 and records ``{"objective": f_t, "learning_rate": η_t, <eval counters>}``.
 
-Chunk modes (``CHUNK_MODES``): ``scan`` (one ``lax.scan`` per chunk),
+Chunk modes (:data:`CHUNK_MODES`): ``scan`` (one ``lax.scan`` per chunk),
 ``scan_unrolled`` (the same, fully unrolled) and ``loop`` (a Python loop of
-one jitted step; on CPU a conv gradient inside a plain scan ran ~36× slower,
-FIELD-NOTES.md).  Each workload names the mode that measured fastest for it.
+one jitted step; on a CPU a conv gradient inside a plain scan ran ~36×
+slower).  Each workload names the mode that measured fastest for it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from edgeperf import _checks
 from edgeperf.submissions import api
 from edgeperf.workloads import base
+
+CHUNK_MODES = ("scan", "scan_unrolled", "loop")
+"""How steps are chained between evaluations (see the module docstring)."""
 
 Record = dict[str, jax.Array]
 StepFn = Callable[[Any, Any, Mapping[str, jax.Array]], tuple[Any, Any, Record]]
@@ -74,9 +78,7 @@ class CompiledChunk:
 
   def __init__(self, step: StepFn, mode: str, length: int, full_batch: bool,
                example_args: tuple[Any, Any, Any]):
-    if mode not in base.CHUNK_MODES:
-      raise ValueError(f"chunk mode must be one of {base.CHUNK_MODES}, got "
-                       f"{mode!r}")
+    _checks.one_of("chunk mode", mode, CHUNK_MODES)
     self.mode, self.length, self.full_batch = mode, length, full_batch
     start = time.perf_counter()
     if mode == "loop":

@@ -1,7 +1,8 @@
-"""``edgeperf-sweep``: tune submissions on workloads under a fixed ruleset.
+"""Sweeps: tune submissions on workloads under a fixed ruleset
+(``edgeperf-sweep``).
 
 Runs every (workload × submission × study × trial) of a plan, each trial in
-its own process (``python -m edgeperf.harness.cli_run`` = ``edgeperf-run``),
+its own process (``python -m edgeperf.harness.cli.run`` = ``edgeperf-run``),
 so a crash or an out-of-memory kills one trial only: it is recorded as
 failed (``status.json`` with status ``error`` and the process's last output)
 and the sweep goes on.
@@ -35,7 +36,6 @@ import dataclasses
 import fcntl
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -43,8 +43,8 @@ import sys
 import threading
 from typing import Any, Iterator, Sequence
 
-from edgeperf.harness import cli_flags
-from edgeperf.harness import records
+from edgeperf import _jsonio
+from edgeperf.harness import rundir as rundir_lib
 from edgeperf.harness import sampling
 from edgeperf.submissions import loader
 from edgeperf.submissions import search_space as search_space_lib
@@ -65,7 +65,7 @@ _CHILD_BOOTSTRAP = (
     "if os.getppid() != int(sys.argv[1]):\n"
     "  sys.exit(137)\n"
     "sys.argv = ['edgeperf-run'] + sys.argv[2:]\n"
-    "runpy.run_module('edgeperf.harness.cli_run', run_name='__main__',"
+    "runpy.run_module('edgeperf.harness.cli.run', run_name='__main__',"
     " alter_sys=True)\n")
 
 
@@ -102,35 +102,6 @@ class SweepRequest:
     return dict(self.workload_max_steps).get(workload, self.max_steps)
 
 
-def _slug(text: str) -> str:
-  return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
-
-
-def submission_name(submission: str) -> str:
-  """The name a submission is recorded under: its package name or folder."""
-  target = submission.rstrip(os.sep)
-  if os.sep in target or target.endswith(".py") or os.path.exists(target):
-    base = os.path.basename(target)
-    return _slug(os.path.splitext(base)[0] if base.endswith(".py") else base)
-  return target
-
-
-def search_space_path(submission: str) -> str:
-  """The ``search_space.json`` of a submission given by name or by path,
-  found without importing the submission (its import may fail: that is a
-  trial failure, not a sweep failure)."""
-  target = os.fspath(submission)
-  if os.sep in target or target.endswith(".py") or os.path.exists(target):
-    target = os.path.abspath(target)
-    folder = target if os.path.isdir(target) else os.path.dirname(target)
-    return os.path.join(folder, "search_space.json")
-  if target not in loader.available():
-    raise SweepError(f"unknown submission {target!r}; shipped: "
-                     f"{loader.available()} (or give a path to a folder)")
-  return os.path.join(os.path.dirname(os.path.abspath(loader.__file__)),
-                      target, "search_space.json")
-
-
 def make_plan(request: SweepRequest) -> dict[str, Any]:
   """The sweep plan: the request and every trial, in run order.
 
@@ -144,15 +115,17 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
   """
   if not request.workloads or not request.submissions:
     raise SweepError("a sweep needs at least one workload and one submission")
-  names = [submission_name(s) for s in request.submissions]
-  if len(set(names)) != len(names):
-    raise SweepError(f"submissions must have distinct names, got {names}")
-  spaces = {}
-  for sub in request.submissions:
-    try:
-      spaces[sub] = search_space_lib.load(search_space_path(sub))
-    except search_space_lib.SearchSpaceError as e:
-      raise SweepError(str(e)) from e
+  try:
+    # Found without importing the submissions: an import that fails is a
+    # trial failure, not a sweep failure.
+    where = [loader.locate(s) for s in request.submissions]
+    names = [w.name for w in where]
+    if len(set(names)) != len(names):
+      raise SweepError(f"submissions must have distinct names, got {names}")
+    spaces = {sub: search_space_lib.load(w.search_space_path)
+              for sub, w in zip(request.submissions, where)}
+  except (loader.SubmissionError, search_space_lib.SearchSpaceError) as e:
+    raise SweepError(str(e)) from e
   trials = []
   for workload in request.workloads:
     for sub, name in zip(request.submissions, names):
@@ -166,10 +139,10 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
             "id": trial_id, "workload": workload, "submission": sub,
             "name": name, "ruleset": space.ruleset, "study": p.study,
             "trial": p.trial, "seed": p.seed, "hparams": p.hparams,
-            "run_dir": os.path.join("runs", _slug(workload), name,
+            "run_dir": os.path.join("runs", loader.slug(workload), name,
                                     f"study_{p.study}", f"trial_{p.trial}"),
             "log": os.path.join(
-                "logs", f"{_slug(workload)}__{name}__s{p.study}_t{p.trial}"
+                "logs", f"{loader.slug(workload)}__{name}__s{p.study}_t{p.trial}"
                 ".log"),
         })
   return {"format": FORMAT_VERSION, "request": request.to_json(),
@@ -273,9 +246,9 @@ def run_trial(sweep_dir: str, trial: dict[str, Any], request: SweepRequest,
   if stop is not None and stop.event.is_set():
     raise Interrupted(trial["id"])
   run_dir = os.path.join(sweep_dir, trial["run_dir"])
-  status_path = os.path.join(run_dir, "status.json")
-  if records.is_final(run_dir):
-    return dict(records.read_json(status_path), skipped=True)
+  folder = rundir_lib.RunDir(run_dir)
+  if folder.is_final():
+    return dict(folder.status(), skipped=True)
   if os.path.exists(run_dir):
     shutil.rmtree(run_dir)  # a trial cut off half-way: start it again
   os.makedirs(run_dir)
@@ -304,11 +277,10 @@ def run_trial(sweep_dir: str, trial: dict[str, Any], request: SweepRequest,
     finally:
       if stop is not None:
         stop.unregister(proc)
-  if stop is not None and stop.event.is_set() and not records.is_final(
-      run_dir):
+  if stop is not None and stop.event.is_set() and not folder.is_final():
     raise Interrupted(trial["id"])
-  if records.is_final(run_dir) and not timed_out:
-    return dict(records.read_json(status_path), skipped=False)
+  if folder.is_final() and not timed_out:
+    return dict(folder.status(), skipped=False)
   if timed_out:
     why = f"trial timed out after {timeout_s} s and was killed"
   elif rc < 0:
@@ -318,13 +290,12 @@ def run_trial(sweep_dir: str, trial: dict[str, Any], request: SweepRequest,
   else:
     why = f"trial process exited with code {rc} without a final status"
   previous = {}
-  if os.path.exists(status_path):
-    with contextlib.suppress(OSError, json.JSONDecodeError):
-      previous = records.read_json(status_path)
+  with contextlib.suppress(rundir_lib.RunDirError):
+    previous = folder.status() or {}
   status = dict(previous, status="error",
                 message=f"{why}; last output:\n{_tail(log_path)}",
                 exit_code=rc, recorded_by="edgeperf-sweep")
-  records.atomic_write_json(status_path, status)
+  folder.write_status(status)
   return dict(status, skipped=False)
 
 
@@ -346,9 +317,9 @@ def _locked(sweep_dir: str) -> Iterator[None]:
 def _load_or_write_plan(sweep_dir: str, plan: dict[str, Any]) -> None:
   path = os.path.join(sweep_dir, SWEEP_FILE)
   if os.path.exists(path):
-    old = records.read_json(path)
+    old = _jsonio.read_json(path)
     # Compare through JSON so tuples/lists and floats match what is stored.
-    new = json.loads(json.dumps(records._jsonable(plan)))  # pylint: disable=protected-access
+    new = json.loads(json.dumps(_jsonio.to_jsonable(plan)))
     if old.get("request") != new["request"]:
       raise SweepError(
           f"{path} holds a different sweep (request {old.get('request')}); "
@@ -359,7 +330,7 @@ def _load_or_write_plan(sweep_dir: str, plan: dict[str, Any]) -> None:
           f"{path}: same flags but different trials (a search_space.json "
           "changed since the sweep started?); use another --sweep_dir")
     return
-  records.atomic_write_json(path, plan)
+  _jsonio.atomic_write_json(path, plan)
 
 
 def run_sweep(sweep_dir: str, request: SweepRequest, *, jobs: int = 1,
@@ -382,9 +353,9 @@ def run_sweep(sweep_dir: str, request: SweepRequest, *, jobs: int = 1,
     outcomes: list[dict[str, Any] | None] = [None] * len(trials)
     todo = []
     for i, trial in enumerate(trials):
-      if records.is_final(os.path.join(sweep_dir, trial["run_dir"])):
-        status = records.read_json(
-            os.path.join(sweep_dir, trial["run_dir"], "status.json"))
+      folder = rundir_lib.RunDir(os.path.join(sweep_dir, trial["run_dir"]))
+      if folder.is_final():
+        status = folder.status()
         outcomes[i] = dict(trial, status=status.get("status"),
                            message=status.get("message", ""), skipped=True)
       else:
@@ -451,80 +422,3 @@ def parse_workload_max_steps(
                        "workload=positive_int")
     out.append((name.strip(), steps))
   return tuple(out)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-  """Entry point of ``edgeperf-sweep`` (absl flags, read only here)."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-
-  from edgeperf.workloads import registry  # pylint: disable=g-import-not-at-top
-
-  flag_values = flags.FlagValues()
-  flags.DEFINE_string("sweep_dir", None, "Sweep directory (created; rerun "
-                      "the same command to resume).", flag_values=flag_values)
-  flags.DEFINE_list("workloads", list(registry.EMBEDDED), "Workload names.",
-                    flag_values=flag_values)
-  flags.DEFINE_list("submissions", None, "Submission names or folder paths "
-                    "(default: every shipped submission).",
-                    flag_values=flag_values)
-  flags.DEFINE_integer("num_trials", 5, "Trials per study (external "
-                       "ruleset).", flag_values=flag_values)
-  flags.DEFINE_integer("num_studies", 3, "Studies, each with its own seed.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("seed", 0, "Sweep seed (search points and run "
-                       "seeds).", flag_values=flag_values)
-  flags.DEFINE_enum("sampler", "halton", list(sampling.METHODS),
-                    "Quasi-random sequence, or grid.", flag_values=flag_values)
-  flags.DEFINE_string("size", None, "Workload size preset.",
-                      flag_values=flag_values)
-  flags.DEFINE_integer("batch_size", None, "Mini-batch size (default: the "
-                       "workload's regime).", flag_values=flag_values)
-  flags.DEFINE_integer("max_steps", None, "Step budget per trial (default: "
-                       "the workload's).", flag_values=flag_values)
-  flags.DEFINE_list("workload_max_steps", [], "Per-workload step budgets "
-                    "overriding --max_steps, e.g. mlp_mnist=200,cnn_digits=100"
-                    ".", flag_values=flag_values)
-  flags.DEFINE_integer("eval_every", None, "Steps between evaluations.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("jobs", 1, "Trials run in parallel.",
-                       flag_values=flag_values)
-  flags.DEFINE_float("trial_timeout_s", 0.0, "Kill a trial after this many "
-                     "seconds of wall time and record it failed (0: never).",
-                     flag_values=flag_values)
-  flags.DEFINE_bool("progress", True, "Show a progress bar over trials.",
-                    flag_values=flag_values)
-  cli_flags.parse(flag_values, argv, "edgeperf-sweep")
-  fv = flag_values
-  if not fv.sweep_dir:
-    sys.exit("edgeperf-sweep: --sweep_dir is required")
-  unknown = [w for w in fv.workloads if w not in registry.names()]
-  if unknown:
-    sys.exit(f"edgeperf-sweep: unknown workload(s) {unknown}; known: "
-             f"{list(registry.names())}")
-  try:
-    per_workload = parse_workload_max_steps(fv.workload_max_steps)
-  except SweepError as e:
-    sys.exit(f"edgeperf-sweep: {e}")
-  request = SweepRequest(
-      workloads=tuple(fv.workloads),
-      submissions=tuple(fv.submissions or loader.available()),
-      num_trials=fv.num_trials, num_studies=fv.num_studies, seed=fv.seed,
-      sampler=fv.sampler, size=fv.size, batch_size=fv.batch_size,
-      max_steps=fv.max_steps, eval_every=fv.eval_every,
-      workload_max_steps=per_workload)
-  try:
-    outcomes = run_sweep(fv.sweep_dir, request, jobs=fv.jobs,
-                         timeout_s=fv.trial_timeout_s or None,
-                         progress=fv.progress)
-  except SweepError as e:
-    sys.exit(f"edgeperf-sweep: {e}")
-  except KeyboardInterrupt:
-    print("edgeperf-sweep: interrupted; run the same command again to "
-          "resume", file=sys.stderr)
-    sys.exit(130)
-  print(summarize(outcomes))
-  print(f"sweep dir: {os.path.abspath(fv.sweep_dir)}")
-
-
-if __name__ == "__main__":
-  main()

@@ -1,37 +1,36 @@
-"""``edgeperf-set-targets``: the re-runnable procedure behind every target.
+"""The re-runnable procedure behind every stored target (``make targets``).
 
 Procedure (for one workload preset)::
 
     for η in the constant submission's log-2 grid {1e-3 · 2^i, i = −1..10}:
         run constant-lr GD from seed 0 for step_hint steps (no early stop)
         score(η) = mean train objective of the last 5 iterates before the
-                   step hint (PAPER.md: "average train loss over the last 5
-                   iterates"); mini-batch: full train objective at step_hint
+                   step hint (Roulet et al. 2024, App. C: runs are compared
+                   by their average train loss over the last 5 iterates);
+                   mini-batch: full train objective at step_hint
     target = min_η score(η)
 
 The result goes to ``workloads/targets.json`` under ``name/size/regime`` with
 the best η, the whole grid's scores, the date, the hardware fingerprint and
-the code commit.  A best η on the edge of the grid is flagged: the grid must
-be wide enough that the best value is interior.
+the code commit (:mod:`edgeperf.workloads.targets_file` owns that file).  A
+best η on the edge of the grid is flagged: the grid must be wide enough that
+the best value is interior.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import math
 import sys
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
-from absl import flags
 import numpy as np
 
-from edgeperf.harness import cli_flags
 from edgeperf.harness import fingerprint
-from edgeperf.harness import records
 from edgeperf.harness import runner
 from edgeperf.submissions import loader
 from edgeperf.workloads import registry
+from edgeperf.workloads import targets_file as targets_file_lib
 
 PROCEDURE = ("min over the constant submission's log-2 learning-rate grid "
              "(GD, seed 0) of the mean train objective over the last 5 "
@@ -43,8 +42,9 @@ LAST_ITERATES = 5
 def horizon_score(objective: Sequence[float],
                   last: int = LAST_ITERATES) -> float:
   """A run's score at its horizon: the mean train objective of its last
-  ``last`` iterates (PAPER.md: "average train loss over the last 5
-  iterates").  The one rule behind stored and bench targets."""
+  ``last`` iterates (Roulet et al. 2024, App. C select runs by the average
+  train loss over the last 5 iterates).  The one rule behind stored and
+  bench targets."""
   return float(np.mean(np.asarray(objective, np.float64)[-last:]))
 
 
@@ -103,31 +103,20 @@ def set_target(name: str, *, size: str = "small",
   }
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-  """Entry point of ``edgeperf-set-targets`` (flags read only here)."""
-  fv = flags.FlagValues()
-  flags.DEFINE_list("workloads", None, "Workloads to (re)set (default: every "
-                    "embedded one).", flag_values=fv)
-  flags.DEFINE_string("size", "small", "Preset size.", flag_values=fv)
-  flags.DEFINE_integer("batch_size", None, "Mini-batch size (default: full "
-                       "batch).", flag_values=fv)
-  flags.DEFINE_string("targets_file", registry.TARGETS_FILE,
-                      "Where targets are stored.", flag_values=fv)
-  cli_flags.parse(fv, argv, "edgeperf-set-targets")
-  names = fv.workloads or list(registry.EMBEDDED)
-  stored = registry.load_targets(fv.targets_file)
+def set_targets(names: Sequence[str], *, size: str = "small",
+                batch_size: int | None = None,
+                targets_file: str = targets_file_lib.TARGETS_FILE,
+                progress: bool = True) -> Iterator[dict[str, Any]]:
+  """Runs the procedure for each workload and stores each entry as it comes.
+
+  Yields:
+    Each stored entry, with its ``key``.
+  """
   for name in names:
-    print(f"setting target for {name} ({fv.size})", file=sys.stderr)
-    entry = set_target(name, size=fv.size, batch_size=fv.batch_size)
+    if progress:
+      print(f"setting target for {name} ({size})", file=sys.stderr)
+    entry = set_target(name, size=size, batch_size=batch_size,
+                       progress=progress)
     key = entry.pop("key")
-    stored[key] = entry
-    records.atomic_write_json(fv.targets_file, stored)
-    flag = "  (best lr on the grid edge!)" if entry["best_on_grid_edge"] else ""
-    print(json.dumps({"workload": key,
-                      "target_train_loss": entry["target_train_loss"],
-                      "best_learning_rate": entry["best_learning_rate"]})
-          + flag)
-
-
-if __name__ == "__main__":
-  main()
+    targets_file_lib.store({key: entry}, targets_file)
+    yield dict(entry, key=key)

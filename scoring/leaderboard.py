@@ -1,6 +1,7 @@
 """Loads run directories into tables and writes the markdown leaderboard.
 
-A *trial* is one run directory (format in ``harness/records.py``); sweeps
+A *trial* is one run directory (read through
+:class:`edgeperf.harness.rundir.RunDir`); sweeps
 (``edgeperf-sweep``) add the study and trial indices through their
 ``sweep.json``.  :func:`load_trials` gives one row per trial with its
 time-, steps- and cost-to-target (:mod:`edgeperf.scoring.time_to_target`),
@@ -27,7 +28,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from edgeperf.harness import records
+from edgeperf import _jsonio
+from edgeperf.harness import rundir as rundir_lib
+from edgeperf.harness import sweep as sweep_lib
 from edgeperf.scoring import profiles
 from edgeperf.scoring import time_to_target as ttt
 
@@ -47,36 +50,10 @@ class HardwareMismatchError(ValueError):
 
 # ------------------------------------------------------------ loading ---
 
-def _read_json(path: str) -> dict[str, Any] | None:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, json.JSONDecodeError):
-    return None
-
-
-def _read_csv(path: str) -> pd.DataFrame | None:
-  if not os.path.exists(path):
-    return None
-  try:
-    return pd.read_csv(path)
-  except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError):
-    return None
-
-
-def _float(value: Any) -> float:
-  """JSON number, "inf"/"-inf" strings (records.py) or None → float."""
-  if value is None:
-    return math.nan
-  try:
-    return float(value)
-  except (TypeError, ValueError):
-    return math.nan
-
-
 def _is_run_dir(path: str) -> bool:
-  return any(os.path.exists(os.path.join(path, f))
-             for f in ("status.json", "meta.json"))
+  folder = rundir_lib.RunDir(path)
+  return any(os.path.exists(folder.file(f))
+             for f in (rundir_lib.STATUS, rundir_lib.META))
 
 
 def find_runs(paths: Iterable[str]) -> list[dict[str, Any]]:
@@ -97,10 +74,10 @@ def find_runs(paths: Iterable[str]) -> list[dict[str, Any]]:
       entries.append(entry)
 
   def visit(path: str) -> None:
-    sweep_file = os.path.join(path, "sweep.json")
+    sweep_file = os.path.join(path, sweep_lib.SWEEP_FILE)
     if os.path.exists(sweep_file):
-      plan = _read_json(sweep_file)
-      if plan is None or "trials" not in plan:
+      plan = _jsonio.read_json(sweep_file)
+      if not isinstance(plan, dict) or "trials" not in plan:
         raise ValueError(f"{sweep_file}: not a sweep plan (no 'trials')")
       for t in plan["trials"]:
         add({"run_dir": os.path.join(path, t["run_dir"]),
@@ -124,7 +101,7 @@ def find_runs(paths: Iterable[str]) -> list[dict[str, Any]]:
   return entries
 
 
-def _workload_label(workload: dict[str, Any]) -> str:
+def workload_label(workload: Mapping[str, Any]) -> str:
   """``name`` for the small full-batch preset, else name/size/regime."""
   name = workload.get("name", "?")
   size = workload.get("size") or "small"
@@ -138,19 +115,20 @@ def load_trial(entry: dict[str, Any],
                targets: Mapping[str, float] | None = None) -> dict[str, Any]:
   """One row of the trials table from a run dir (see :func:`load_trials`)."""
   run_dir = entry["run_dir"]
-  meta = _read_json(os.path.join(run_dir, "meta.json")) or {}
-  status = _read_json(os.path.join(run_dir, "status.json")) or {}
+  folder = rundir_lib.RunDir(run_dir)
+  meta = folder.meta() or {}
+  status = folder.status() or {}
   workload = meta.get("workload") or {}
   state = status.get("status")
-  if state not in records.FINAL_STATUSES:
+  if state not in rundir_lib.FINAL_STATUSES:
     state = "incomplete"  # no run yet, or a run cut off: not scored
   target = workload.get("target_train_loss", status.get("target_train_loss"))
-  target = None if target is None else _float(target)
-  label = _workload_label(workload) if workload else entry.get("workload")
+  target = None if target is None else _jsonio.to_float(target)
+  label = workload_label(workload) if workload else entry.get("workload")
   if targets and label in targets:
     target = float(targets[label])
-  steps = _read_csv(os.path.join(run_dir, "steps.csv"))
-  evals = _read_csv(os.path.join(run_dir, "evals.csv"))
+  steps = folder.table("steps")
+  evals = folder.table("evals")
   mini = workload.get("regime") == "mini_batch"
   result = ttt.trial_to_target(
       steps, target, status=state, evals=evals, mini_batch=mini,
@@ -181,10 +159,10 @@ def load_trial(entry: dict[str, Any],
                  "cores)") if fp else None,
       "regime": workload.get("regime"),
       "target": math.nan if target is None else target,
-      "step_flops": _float(meta.get("step_flops")),
+      "step_flops": _jsonio.to_float(meta.get("step_flops")),
       "steps_run": status.get("steps_run"),
-      "final_objective": _float(status.get("final_objective")),
-      "submission_time_s": _float(status.get("submission_time_s")),
+      "final_objective": _jsonio.to_float(status.get("final_objective")),
+      "submission_time_s": _jsonio.to_float(status.get("submission_time_s")),
       **result,
       "run_dir": run_dir,
   }

@@ -7,12 +7,12 @@ nothing here touches global state at import time.
 from __future__ import annotations
 
 import math
-import os
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from edgeperf.harness import rundir
 from edgeperf.scoring import leaderboard as leaderboard_lib
 
 
@@ -56,16 +56,10 @@ def plot_profiles(profile: pd.DataFrame, scores: pd.Series, path: str, *,
 
 def _curve(run_dir: str, regime: str | None) -> pd.DataFrame | None:
   """(time_s, objective) of a run: per step in full batch, else evals."""
-  if regime == "mini_batch":
-    path = os.path.join(run_dir, "evals.csv")
-    col = "train_objective"
-  else:
-    path = os.path.join(run_dir, "steps.csv")
-    col = "objective"
-  if not os.path.exists(path):
-    return None
-  df = pd.read_csv(path)
-  if df.empty or col not in df:
+  table, col = (("evals", "train_objective") if regime == "mini_batch" else
+                ("steps", "objective"))
+  df = rundir.RunDir(run_dir).table(table)
+  if df is None or df.empty or col not in df:
     return None
   return pd.DataFrame({"time_s": df["time_s"], "step": df["step"],
                        "objective": df[col]})

@@ -4,11 +4,13 @@ Definitions (AlgoPerf's, with the train objective as the target metric):
 
 * A trial reaches the target at the first row ``i`` of its steps table with
   ``objective_i ≤ target`` (the workload's ``target_train_loss``) and every
-  earlier objective finite.  Its time-to-target is ``time_s_i``, the
-  cumulative submission time at the end of that step; its steps-to-target is
-  ``i + 1`` (steps executed up to and including it).  A trial that never
-  reaches it, that diverges first (a non-finite objective earlier), or that
-  ended in ``error`` has time-, steps- and cost-to-target ∞.
+  earlier objective finite — the runner's rule,
+  :func:`edgeperf.harness.reach.first_reach`.  Its time-to-target is
+  ``time_s_i``, the cumulative submission time at the end of that step; its
+  steps-to-target is ``i + 1`` (steps executed up to and including it).  A
+  trial that never reaches it, that diverges first (a non-finite objective
+  earlier), or that ended in ``error`` has time-, steps- and cost-to-target
+  ∞.
 * Mini-batch regimes: the per-step objective is a mini-batch estimate, so the
   target is read from the evaluations table's full ``train_objective``
   instead (the first evaluation ≤ target, at its ``time_s``; an evaluation
@@ -19,7 +21,8 @@ Definitions (AlgoPerf's, with the train objective as the target metric):
   in meta.json; NaN when not static) and ``n`` the steps-to-target, and
   ``evals_to_target = n + Σ_{j<n} (value + grad + jvp + hvp extra evals)_j``
   — the harness's one value_and_grad per step plus what the tuner reported
-  spending beyond it (``submissions/api.py``: counters are per step).
+  spending beyond it (:class:`edgeperf.submissions.api.TunerStats`: counters
+  are per step).
 
 Per workload (AlgoPerf's external-tuning ruleset): in each study the best
 (smallest) trial time; the workload time is the median over studies, ∞
@@ -35,20 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from edgeperf.harness import reach
+
 INF = math.inf
-
-
-def _first_reach(objective: np.ndarray, target: float) -> int | None:
-  """Index of the first entry ≤ target with every earlier entry finite."""
-  objective = np.asarray(objective, dtype=np.float64)
-  finite = np.isfinite(objective)
-  hit = finite & (objective <= target)
-  if not hit.any():
-    return None
-  first = int(np.argmax(hit))
-  if not finite[:first].all():
-    return None  # diverged before reaching the target
-  return first
 
 
 def trial_to_target(steps: pd.DataFrame | None, target: float | None, *,
@@ -80,25 +72,21 @@ def trial_to_target(steps: pd.DataFrame | None, target: float | None, *,
                flops_to_target=INF, evals_to_target=INF)
   if status == "error":
     return never
+  trace, column = ((evals, "train_objective") if mini_batch else
+                   (steps, "objective"))
+  if trace is None or len(trace) == 0:
+    return never
+  i = reach.first_reach(trace[column].to_numpy(), float(target))
+  if i is None:
+    return never
+  time_s = float(trace["time_s"].iloc[i])
   if mini_batch:
-    if evals is None or len(evals) == 0:
-      return never
-    i = _first_reach(evals["train_objective"].to_numpy(), float(target))
-    if i is None:
-      return never
-    time_s = float(evals["time_s"].iloc[i])
     # An evaluation at ``step`` k follows k executed steps (0 … k−1).
     done = int(evals["step"].iloc[i])
     rows = None if steps is None or len(steps) == 0 else steps[
         steps["step"] < done]
     n = done if rows is None else len(rows)
   else:
-    if steps is None or len(steps) == 0:
-      return never
-    i = _first_reach(steps["objective"].to_numpy(), float(target))
-    if i is None:
-      return never
-    time_s = float(steps["time_s"].iloc[i])
     n = i + 1
     rows = steps.iloc[:n]
   extra = 0.0

@@ -5,6 +5,14 @@ A submission is a folder holding ``submission.py`` and ``search_space.json``.
 
     def make_tuner(**hparams) -> optax.GradientTransformationExtraArgs
 
+and may define the evaluation hook (AlgoPerf's ``prepare_for_eval``)::
+
+    def prepare_for_eval(opt_state, params) -> params
+
+which gives the parameters to evaluate (schedule-free evaluates its average,
+not the point it trains at).  Without it, the training parameters are
+evaluated.
+
 The transformation's ``update`` is called by the harness as::
 
     updates, state = tx.update(grad, state, params,
@@ -16,13 +24,11 @@ computed inside ``update``.  The harness applies ``updates`` with
 ``optax.apply_updates``: the transformation returns the full step
 ``η_t · u_t``, not the direction alone.
 
-Convention for the learning rate (and the cost) a tuner applied: somewhere in
-its state pytree a NamedTuple carries a field named ``learning_rate`` (f32[]).
-The first such NamedTuple in depth-first order wins; the same NamedTuple may
-also carry the counters of :data:`EVAL_COUNTERS` (i32[], extra objective /
-gradient / jvp / hvp evaluations spent *this step* beyond the harness's one
-value_and_grad).  :class:`TunerStats` is the ready-made carrier, and
-:func:`step_info` is the one function that reads it.
+What a tuner applied and spent: its state holds exactly one
+:class:`TunerStats` (anywhere in the pytree), with the learning rate of the
+step and the extra evaluations it cost beyond the harness's one
+value_and_grad.  :func:`step_info` is the one function that reads it; it
+finds it by type and refuses a state holding two.
 """
 
 from __future__ import annotations
@@ -33,8 +39,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from edgeperf import _checks
+
 EVAL_COUNTERS = ("value_evals", "grad_evals", "jvp_evals", "hvp_evals")
-"""Names of the per-step extra-evaluation counters a tuner may expose."""
+"""Names of the per-step extra-evaluation counters of :class:`TunerStats`."""
 
 
 class TunerStats(NamedTuple):
@@ -56,10 +64,6 @@ def tuner_stats(learning_rate: Any = 0.0, *, value_evals: Any = 0,
       learning_rate=jnp.asarray(learning_rate, jnp.float32),
       value_evals=i32(value_evals), grad_evals=i32(grad_evals),
       jvp_evals=i32(jvp_evals), hvp_evals=i32(hvp_evals))
-
-
-def _is_namedtuple(x: Any) -> bool:
-  return isinstance(x, tuple) and hasattr(x, "_fields")
 
 
 def find_in_state(state: Any, predicate: Callable[[Any], bool]) -> Any | None:
@@ -84,109 +88,134 @@ def find_in_state(state: Any, predicate: Callable[[Any], bool]) -> Any | None:
   return None
 
 
-def _find_stats(state: Any) -> Any | None:
-  """The first NamedTuple with a ``learning_rate`` field."""
-  return find_in_state(
-      state, lambda x: _is_namedtuple(x) and "learning_rate" in x._fields)
+def find_stats(state: Any) -> TunerStats | None:
+  """The one :class:`TunerStats` in a state pytree (None if there is none).
+
+  Raises:
+    ValueError: the state holds more than one, naming where.
+  """
+  is_stats = lambda x: isinstance(x, TunerStats)
+  leaves = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_stats)[0]
+  found = [(path, leaf) for path, leaf in leaves if is_stats(leaf)]
+  if len(found) > 1:
+    where = ", ".join("state" + jax.tree_util.keystr(p) for p, _ in found)
+    raise ValueError(
+        f"the tuner state holds {len(found)} TunerStats ({where}); exactly "
+        "one must say what the step applied (a chain of two tuners? keep the "
+        "stats in the last one)")
+  return found[0][1] if found else None
 
 
 def step_info(state: Any) -> dict[str, jax.Array]:
   """Reads the learning rate and extra-evaluation counts from a tuner state.
 
-  Works inside ``jit``.  A state with no ``learning_rate`` field gives NaN for
-  the rate; a missing counter reads as 0.
+  Works inside ``jit``.  A state with no :class:`TunerStats` gives NaN for
+  the rate and 0 for the counters.
 
   Returns:
     ``{"learning_rate": f32[], "value_evals": i32[], ...}`` for every name in
     :data:`EVAL_COUNTERS`.
   """
-  found = _find_stats(state)
-  info = {"learning_rate": jnp.asarray(jnp.nan, jnp.float32)}
-  for name in EVAL_COUNTERS:
-    info[name] = jnp.asarray(0, jnp.int32)
+  found = find_stats(state)
   if found is None:
-    return info
-  info["learning_rate"] = jnp.asarray(found.learning_rate, jnp.float32)
+    found = tuner_stats(jnp.nan)
+  info = {"learning_rate": jnp.asarray(found.learning_rate, jnp.float32)}
   for name in EVAL_COUNTERS:
-    if name in found._fields:
-      info[name] = jnp.asarray(getattr(found, name), jnp.int32)
+    info[name] = jnp.asarray(getattr(found, name), jnp.int32)
   return info
 
 
+# --------------------------------------------------------- base directions --
+
 BASE_OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
-"""Base directions u_t every tuner composes with (PAPER.md, Vocabulary)."""
+"""Base directions u_t every tuner composes with."""
 
 
 def base_direction(name: str) -> optax.GradientTransformation:
   """The base optimizer direction u_t as an optax transformation.
 
-  Maps the gradient g_t to u_t so that w_{t+1} = w_t + η_t u_t:
+  Maps the gradient g_t to u_t so that w_{t+1} = w_t + η_t u_t, with optax's
+  default hyperparameters as in Roulet et al. (2024), App. C:
     * ``gd``: u = −g.
     * ``momentum``: u = −m, m_t = g_t + 0.9 m_{t−1} (optax.trace, decay 0.9).
     * ``rmsprop``: u = −g / (sqrt(ν_t) + ε), ν_t EMA of g² with decay 0.999.
-    * ``adam``: u = −m̂ / (sqrt(ν̂) + ε), b1 = 0.9, b2 = 0.999 (optax defaults).
-
-  Args:
-    name: one of :data:`BASE_OPTIMIZERS`.
+    * ``adam``: u = −m̂ / (sqrt(ν̂) + ε), b1 = 0.9, b2 = 0.999.
 
   Raises:
-    ValueError: for an unknown name, listing the valid ones.
+    ValueError: an unknown name, listing the valid ones.
   """
-  if name == "gd":
-    inner = optax.identity()
-  elif name == "momentum":
-    inner = optax.trace(decay=0.9)
-  elif name == "rmsprop":
-    inner = optax.scale_by_rms(decay=0.999, eps=1e-8, eps_in_sqrt=False)
-  elif name == "adam":
-    inner = optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8)
-  else:
-    raise ValueError(
-        f"unknown base optimizer {name!r}; expected one of {BASE_OPTIMIZERS}")
+  _checks.one_of("base optimizer", name, BASE_OPTIMIZERS)
+  inner = {
+      "gd": optax.identity,
+      "momentum": lambda: optax.trace(decay=0.9),
+      "rmsprop": lambda: optax.scale_by_rms(decay=0.999, eps=1e-8,
+                                            eps_in_sqrt=False),
+      "adam": lambda: optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
+  }[name]()
   return optax.chain(inner, optax.scale(-1.0))
 
 
-class ConstantLRState(NamedTuple):
-  """State of :func:`scale_by_constant_lr`."""
+# ------------------------------------------------------ helpers for tuners --
 
-  stats: TunerStats  # learning_rate f32[] = η, counters i32[] = 0
+def float_dtype(tree: Any) -> Any:
+  """The widest floating dtype among a pytree's leaves (f32 if none is)."""
+  dtypes = [jnp.asarray(x).dtype for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+  return jnp.result_type(*dtypes) if dtypes else jnp.float32
 
 
-def scale_by_constant_lr(
-    learning_rate: float) -> optax.GradientTransformationExtraArgs:
-  """Multiplies the direction by a fixed η and exposes η in its state.
+def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
+  """num / den where den > 0, else 0 (no NaN in either branch's gradient)."""
+  ok = den > 0
+  return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
 
-  Implements w_{t+1} = w_t + η u_t with η constant (PAPER.md tuner 8).
+
+class ExposedState(NamedTuple):
+  """State of :func:`expose_learning_rate`."""
+
+  stats: TunerStats  # learning_rate f32[] = the inner's effective rate
+  inner: Any  # the wrapped optimizer's state
+
+
+def expose_learning_rate(
+    inner: optax.GradientTransformation,
+    learning_rate_fn: Callable[[Any, Any], jax.Array],
+) -> optax.GradientTransformationExtraArgs:
+  """Wraps an optimizer so that the rate it applied lands in TunerStats.
+
+  ``learning_rate_fn(old, new)`` gets the inner state before and after the
+  update, so it can read whichever the inner applied (e.g. DoG's rate from
+  the new state, Prodigy's d from the old one).  No extra evaluations.
   """
-  if not learning_rate > 0:
-    raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+  inner = optax.with_extra_args_support(inner)
 
   def init(params):
-    del params
-    return ConstantLRState(stats=tuner_stats(learning_rate))
+    return ExposedState(stats=tuner_stats(0.0), inner=inner.init(params))
 
   def update(updates, state, params=None, **extra):
-    del params, extra
-    updates = optax.tree.scale(learning_rate, updates)
-    return updates, state
+    new_updates, new_inner = inner.update(updates, state.inner, params,
+                                          **extra)
+    rate = learning_rate_fn(state.inner, new_inner)
+    return new_updates, ExposedState(stats=tuner_stats(rate), inner=new_inner)
 
   return optax.GradientTransformationExtraArgs(init, update)
 
 
-def eval_params(state: Any, params: Any) -> Any:
-  """The parameters to evaluate: ``params``, or a schedule-free average.
-
-  Schedule-free (optax.contrib.schedule_free) trains at the interpolated
-  point y_t but returns the average x_t; when a ``ScheduleFreeState`` is in
-  the tuner state, evaluation uses ``schedule_free_eval_params``.
-  """
-  from optax import contrib  # pylint: disable=g-import-not-at-top
-
-  sf_state = find_in_state(
-      state, lambda x: isinstance(x, contrib.ScheduleFreeState))
-  if sf_state is None:
-    return params
-  return contrib.schedule_free_eval_params(sf_state, params)
+def keep_params(opt_state: Any, params: Any) -> Any:
+  """The default evaluation hook: evaluate the training parameters."""
+  del opt_state
+  return params
 
 
-ValueFn = Callable[[optax.Params], jax.Array]
+PrepareForEval = Callable[[Any, Any], Any]
+"""``(opt_state, params) -> params to evaluate`` (see the module docstring)."""
+
+
+def check_base_optimizer(tuner: str, name: str,
+                         supported: tuple[str, ...]) -> None:
+  """Refuses a base direction a tuner does not support (its module's
+  ``SUPPORTED_BASE_OPTIMIZERS``), e.g. Prodigy, which is Adam-based."""
+  _checks.one_of("base optimizer", name, BASE_OPTIMIZERS)
+  if name not in supported:
+    raise ValueError(f"{tuner} supports base_optimizer {supported} only, got "
+                     f"{name!r}")

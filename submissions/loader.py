@@ -2,7 +2,8 @@
 
 A name is a folder of this package (``constant``, ``cdat``, ...); a path is a
 folder holding ``submission.py`` + ``search_space.json``, or a ``.py`` file
-with its ``search_space.json`` beside it.
+with its ``search_space.json`` beside it.  :func:`locate` is the one place
+that tells the two apart.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any, Callable, Mapping
 
 import optax
 
+from edgeperf.submissions import api
 from edgeperf.submissions import search_space as search_space_lib
 
 ENTRY_POINT = "make_tuner"
+EVAL_HOOK = "prepare_for_eval"
 HORIZON = "num_steps"
 """A ``make_tuner`` argument of this name receives the run's step budget."""
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -29,14 +32,73 @@ class SubmissionError(ValueError):
   """A submission that cannot be used; the message names the file."""
 
 
+def slug(text: str) -> str:
+  """``text`` made safe as a file or folder name (letters, digits, ``_.-``)."""
+  return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+  """Where a submission lives, found without importing it."""
+
+  name: str  # the shipped name, or the folder (file) name of a path
+  path: str  # its submission.py (absolute)
+  shipped: bool  # True for a submission of this package
+
+  @property
+  def search_space_path(self) -> str:
+    return os.path.join(os.path.dirname(self.path), "search_space.json")
+
+
+def available() -> list[str]:
+  """Names of the submissions shipped in this package, sorted."""
+  return sorted(entry for entry in os.listdir(_PACKAGE_DIR)
+                if os.path.isfile(os.path.join(_PACKAGE_DIR, entry,
+                                               "submission.py")))
+
+
+def locate(name_or_path: str | os.PathLike[str]) -> Location:
+  """Resolves a shipped name or a path, without importing anything.
+
+  Anything with a path separator, ending in ``.py`` or existing on disk is a
+  path; anything else must be a shipped name.
+
+  Raises:
+    SubmissionError: an unknown name, or a path with no submission.py.
+  """
+  target = os.fspath(name_or_path)
+  if os.path.sep in target or target.endswith(".py") or os.path.exists(target):
+    target = os.path.abspath(target)
+    if os.path.isdir(target):
+      path = os.path.join(target, "submission.py")
+      name = os.path.basename(target.rstrip(os.path.sep))
+    else:
+      path = target
+      name = os.path.splitext(os.path.basename(target))[0]
+    if not os.path.isfile(path):
+      raise SubmissionError(
+          f"{path}: not found; a submission is a folder with submission.py "
+          "and search_space.json, or a .py file with search_space.json "
+          "beside it")
+    return Location(name=slug(name), path=path, shipped=False)
+  if target not in available():
+    raise SubmissionError(
+        f"unknown submission {target!r}; shipped: {available()} (or give "
+        "a path to a submission folder)")
+  return Location(name=target,
+                  path=os.path.join(_PACKAGE_DIR, target, "submission.py"),
+                  shipped=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class Submission:
-  """A loaded submission: its entry point and its search space."""
+  """A loaded submission: its entry point, search space and evaluation hook."""
 
   name: str
   path: str  # the submission.py file
   make_tuner: Callable[..., Any]
   search_space: search_space_lib.SearchSpace
+  prepare_for_eval: api.PrepareForEval = api.keep_params
 
   def resolve(self, hparams: Mapping[str, Any] | None = None, *,
               num_steps: int | None = None) -> dict[str, Any]:
@@ -94,15 +156,6 @@ class Submission:
         "an optax.GradientTransformationExtraArgs (init, update)")
 
 
-def available() -> list[str]:
-  """Names of the submissions shipped in this package, sorted."""
-  names = []
-  for entry in sorted(os.listdir(_PACKAGE_DIR)):
-    if os.path.isfile(os.path.join(_PACKAGE_DIR, entry, "submission.py")):
-      names.append(entry)
-  return names
-
-
 def _module_from_file(path: str, name: str) -> Any:
   module_name = "edgeperf_user_submission_" + re.sub(r"\W", "_", name)
   spec = importlib.util.spec_from_file_location(module_name, path)
@@ -113,6 +166,19 @@ def _module_from_file(path: str, name: str) -> Any:
   return module
 
 
+def _callable(module: Any, path: str, attr: str, required: bool) -> Any:
+  entry = getattr(module, attr, None)
+  if entry is None and not required:
+    return None
+  if entry is None or not callable(entry):
+    raise SubmissionError(
+        f"{path}: no callable {attr!r}; a submission must define "
+        f"{ENTRY_POINT}(**hparams) -> optax.GradientTransformationExtraArgs"
+        if required else f"{path}: {attr} must be a function "
+        "(opt_state, params) -> params")
+  return entry
+
+
 def load(name_or_path: str | os.PathLike[str]) -> Submission:
   """Loads a submission by package name or by filesystem path.
 
@@ -120,34 +186,15 @@ def load(name_or_path: str | os.PathLike[str]) -> Submission:
     SubmissionError: no such submission, no ``make_tuner`` entry point, or a
       malformed ``search_space.json`` (the message names the file).
   """
-  target = os.fspath(name_or_path)
-  if os.path.sep in target or target.endswith(".py") or os.path.exists(target):
-    target = os.path.abspath(target)
-    if os.path.isdir(target):
-      path = os.path.join(target, "submission.py")
-      name = os.path.basename(target.rstrip(os.path.sep))
-    else:
-      path = target
-      name = os.path.splitext(os.path.basename(target))[0]
-    if not os.path.isfile(path):
-      raise SubmissionError(
-          f"{path}: not found; a submission is a folder with submission.py "
-          "and search_space.json, or a .py file with search_space.json "
-          "beside it")
-    module = _module_from_file(path, name)
+  where = locate(name_or_path)
+  if where.shipped:
+    module = importlib.import_module(
+        f"edgeperf.submissions.{where.name}.submission")
   else:
-    if target not in available():
-      raise SubmissionError(
-          f"unknown submission {target!r}; shipped: {available()} (or give "
-          "a path to a submission folder)")
-    name = target
-    path = os.path.join(_PACKAGE_DIR, name, "submission.py")
-    module = importlib.import_module(f"edgeperf.submissions.{name}.submission")
-  entry = getattr(module, ENTRY_POINT, None)
-  if entry is None or not callable(entry):
-    raise SubmissionError(
-        f"{path}: no callable {ENTRY_POINT!r}; a submission must define "
-        f"{ENTRY_POINT}(**hparams) -> optax.GradientTransformationExtraArgs")
-  space = search_space_lib.load(
-      os.path.join(os.path.dirname(path), "search_space.json"))
-  return Submission(name=name, path=path, make_tuner=entry, search_space=space)
+    module = _module_from_file(where.path, where.name)
+  make_tuner = _callable(module, where.path, ENTRY_POINT, required=True)
+  hook = _callable(module, where.path, EVAL_HOOK, required=False)
+  space = search_space_lib.load(where.search_space_path)
+  return Submission(name=where.name, path=where.path, make_tuner=make_tuner,
+                    search_space=space,
+                    prepare_for_eval=hook or api.keep_params)

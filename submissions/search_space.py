@@ -27,6 +27,8 @@ import math
 import os
 from typing import Any, Iterator
 
+from edgeperf import _checks
+
 RULESETS = ("external", "self")
 SCALES = ("linear", "log")
 
@@ -102,6 +104,13 @@ class SearchSpace:
     return math.prod(len(h.values) for h in self.hyperparameters)
 
 
+def _one_of(where: str, name: str, value: Any, choices: tuple[str, ...]):
+  try:
+    _checks.one_of(name, value, choices)
+  except ValueError as e:
+    raise SearchSpaceError(f"{where}: {e}") from None
+
+
 def _parse_spec(name: str, spec: Any, where: str) -> Hyperparameter:
   """Parses one hyperparameter spec; errors name the file and the key."""
   if not isinstance(spec, dict):
@@ -138,9 +147,7 @@ def _parse_spec(name: str, spec: Any, where: str) -> Hyperparameter:
     if not all(isinstance(v, (int, float)) for v in (low, high)) or low > high:
       raise SearchSpaceError(
           f"{where}: {name!r} needs numeric min <= max, got {low!r}, {high!r}")
-    if scale not in SCALES:
-      raise SearchSpaceError(
-          f"{where}: {name!r}.scale must be one of {SCALES}, got {scale!r}")
+    _one_of(where, f"{name!r}.scale", scale, SCALES)
     if scale == "log" and low <= 0:
       raise SearchSpaceError(
           f"{where}: {name!r} has scale 'log' but min {low!r} is not > 0")
@@ -161,9 +168,7 @@ def parse(data: Any, source: str = "<memory>") -> SearchSpace:
         f"{source}: unknown top-level keys {sorted(unknown)}; expected "
         "'ruleset' and 'hyperparameters'")
   ruleset = data.get("ruleset", "external")
-  if ruleset not in RULESETS:
-    raise SearchSpaceError(
-        f"{source}: ruleset must be one of {RULESETS}, got {ruleset!r}")
+  _one_of(source, "ruleset", ruleset, RULESETS)
   hps = data.get("hyperparameters", {})
   if not isinstance(hps, dict):
     raise SearchSpaceError(f"{source}: 'hyperparameters' must be an object")

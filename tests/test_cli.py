@@ -9,7 +9,7 @@ import pandas as pd
 
 def _run(*args):
   return subprocess.run(
-      [sys.executable, "-m", "edgeperf.harness.cli_run", *args],
+      [sys.executable, "-m", "edgeperf.harness.cli.run", *args],
       capture_output=True, text=True, timeout=300)
 
 

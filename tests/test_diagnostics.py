@@ -8,6 +8,7 @@ import pytest
 
 from edgeperf.harness import diagnostics
 from edgeperf.submissions import api
+from edgeperf.submissions.constant import scale_by_constant_lr
 from edgeperf.workloads import base
 from edgeperf.workloads import models
 
@@ -34,7 +35,7 @@ def _quadratic(seed=0):
 
 def _constant(base_name, lr):
   return optax.chain(api.base_direction(base_name),
-                     api.scale_by_constant_lr(lr))
+                     scale_by_constant_lr(lr))
 
 
 def _cos(a, b):
@@ -179,7 +180,7 @@ def test_make_diagnostics_fn_rows_and_batches():
 
 
 def test_plot_curvature_writes_png_and_rejects_missing_tables(tmp_path):
-  from edgeperf.harness import plot_curvature  # pylint: disable=g-import-not-at-top
+  from edgeperf.harness.cli import plot  # pylint: disable=g-import-not-at-top
   import pandas as pd  # pylint: disable=g-import-not-at-top
   run = tmp_path / "run"
   run.mkdir()
@@ -190,11 +191,11 @@ def test_plot_curvature_writes_png_and_rejects_missing_tables(tmp_path):
     row.update(step=2.0 * i, precond_sharpness=float("nan"))
   pd.DataFrame(rows).to_csv(run / "diagnostics.csv", index=False)
   out = tmp_path / "fig.png"
-  plot_curvature.main([str(run), "--out", str(out), "--labels", "gd"])
+  plot.main(["edgeperf-plot", str(run), f"--out={out}", "--labels=gd"])
   assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   empty = tmp_path / "empty"
   empty.mkdir()
   (empty / "steps.csv").write_text("step,learning_rate\n0,0.1\n")
   with pytest.raises(SystemExit) as exit_info:
-    plot_curvature.main([str(empty), "--out", str(tmp_path / "x.png")])
+    plot.main(["edgeperf-plot", str(empty), f"--out={tmp_path / 'x.png'}"])
   assert exit_info.value.code == 2

@@ -3,8 +3,8 @@
 Constant-η GD on a small MLP (32-32-32 ReLU, squared loss) fitted to the
 first 256 MNIST digits of ``mlp_mnist``: with η = 0.08 the sharpness starts
 near 13 (η·λ ≈ 1), rises progressively to 2/η = 25 and then hovers at
-η·λ_max ≈ 2 while the loss keeps falling (Cohen et al., 2021; PAPER.md,
-Vocabulary).  Measured here: λ 12.95 → 24.1 by step 125, η·λ in [1.81, 1.93]
+η·λ_max ≈ 2 while the loss keeps falling (Cohen et al.,
+2021).  Measured here: λ 12.95 → 24.1 by step 125, η·λ in [1.81, 1.93]
 from step 75 to 250.
 """
 

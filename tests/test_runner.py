@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from edgeperf import workloads
-from edgeperf.harness import records
+from edgeperf.harness import rundir
 from edgeperf.harness import runner
 from edgeperf.submissions import api
 from edgeperf.submissions import loader
+from edgeperf.submissions.constant import ConstantLRState
 
 
 def _gd(lr):
@@ -83,7 +84,7 @@ def test_divergence_is_recorded_not_raised(get_workload, tmp_path):
   assert result.status == "diverged"
   assert not np.isfinite(result.steps["objective"].iloc[-1])
   assert np.all(np.isfinite(result.steps["objective"].iloc[:-1]))
-  status = records.read_json(tmp_path / "run" / "status.json")
+  status = rundir.RunDir(tmp_path / "run").status()
   assert status["status"] == "diverged" and "non-finite" in status["message"]
 
 
@@ -98,14 +99,14 @@ def test_run_folder_files_and_columns(get_workload, tmp_path):
   assert names == ["evals.csv", "hparams.json", "meta.json", "status.json",
                    "steps.csv"]
   steps = pd.read_csv(os.path.join(run_dir, "steps.csv"))
-  assert tuple(steps.columns) == records.STEP_COLUMNS
+  assert tuple(steps.columns) == rundir.STEP_COLUMNS
   assert steps["step"].tolist() == list(range(25))
   np.testing.assert_array_equal(steps["objective"], result.steps["objective"])
   np.testing.assert_allclose(steps["learning_rate"], 0.1, rtol=1e-6)
   assert np.all(np.diff(steps["time_s"]) > 0)
   evals = pd.read_csv(os.path.join(run_dir, "evals.csv"))
   assert evals["step"].tolist() == [0, 10, 20, 25]
-  assert tuple(evals.columns) == records.EVAL_COLUMNS
+  assert tuple(evals.columns) == rundir.EVAL_COLUMNS
   meta = json.load(open(os.path.join(run_dir, "meta.json")))
   assert meta["seed"] == 3 and meta["workload"]["name"] == "linreg_digits"
   assert len(meta["hardware_id"]) == 12 and meta["fingerprint"]["cpu_count"]
@@ -124,22 +125,22 @@ def test_crash_is_recorded_as_error_and_leaves_no_complete_looking_table(
     raise RuntimeError("tuner exploded")
 
   tx = optax.GradientTransformationExtraArgs(
-      lambda p: api.ConstantLRState(api.tuner_stats(0.1)), exploding_update)
+      lambda p: ConstantLRState(api.tuner_stats(0.1)), exploding_update)
   run_dir = str(tmp_path / "run")
   with pytest.raises(RuntimeError, match="tuner exploded"):
     runner.run(w, tx, max_steps=10, run_dir=run_dir, progress=False)
-  status = records.read_json(os.path.join(run_dir, "status.json"))
+  status = rundir.RunDir(run_dir).status()
   assert status["status"] == "error"
   assert "tuner exploded" in status["message"]
   assert "Traceback" in status["traceback"]
 
 
 def test_interrupted_run_never_looks_complete(tmp_path):
-  table = records.TableWriter(str(tmp_path / "steps.csv"), ("step", "x"))
+  table = rundir.TableWriter(str(tmp_path / "steps.csv"), ("step", "x"))
   table.append([{"step": 0, "x": 1.0}])
   # A kill -9 here leaves only the .partial file and a 'running' status.
   assert os.listdir(tmp_path) == ["steps.csv.partial"]
-  assert not records.is_final(str(tmp_path))
+  assert not rundir.RunDir(tmp_path).is_final()
   table.close()
   assert os.listdir(tmp_path) == ["steps.csv"]
 

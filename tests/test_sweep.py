@@ -10,7 +10,8 @@ import time
 import pandas as pd
 import pytest
 
-from edgeperf.harness import records
+from edgeperf import _jsonio
+from edgeperf.harness import rundir
 from edgeperf.harness import sweep
 
 MAX_STEPS = 20
@@ -34,12 +35,12 @@ def _request(submissions, num_trials=1, num_studies=1):
 
 
 def _final_statuses(sweep_dir):
-  plan = records.read_json(os.path.join(sweep_dir, "sweep.json"))
+  plan = _jsonio.read_json(os.path.join(sweep_dir, "sweep.json"))
   out = {}
   for t in plan["trials"]:
     run_dir = os.path.join(sweep_dir, t["run_dir"])
-    assert records.is_final(run_dir), t["id"]
-    out[t["id"]] = records.read_json(os.path.join(run_dir, "status.json"))
+    assert rundir.RunDir(run_dir).is_final(), t["id"]
+    out[t["id"]] = rundir.RunDir(run_dir).status()
   return plan, out
 
 
@@ -69,7 +70,7 @@ def test_failing_trials_are_recorded_and_the_rest_complete(tmp_path):
   steps = pd.read_csv(os.path.join(sweep_dir, constant["run_dir"],
                                    "steps.csv"))
   assert len(steps) <= MAX_STEPS and steps["step"].is_monotonic_increasing
-  meta = records.read_json(os.path.join(sweep_dir, constant["run_dir"],
+  meta = _jsonio.read_json(os.path.join(sweep_dir, constant["run_dir"],
                                         "meta.json"))
   assert meta["seed"] == constant["seed"]
   assert meta["hparams"]["learning_rate"] == constant["hparams"][
@@ -107,7 +108,7 @@ def _processes_mentioning(text):
                     reason="kill -9 of the sweep relies on PR_SET_PDEATHSIG")
 def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
   sweep_dir = str(tmp_path / "sweep")
-  args = [sys.executable, "-m", "edgeperf.harness.sweep",
+  args = [sys.executable, "-m", "edgeperf.harness.cli.sweep",
           f"--sweep_dir={sweep_dir}", f"--workloads={WORKLOAD}",
           "--submissions=constant", "--num_trials=3", "--num_studies=1",
           f"--max_steps={MAX_STEPS}", "--eval_every=10", "--noprogress"]
@@ -120,10 +121,10 @@ def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
     # Kill once trial 0 is done and trial 1 has started (half-done dir).
     while time.time() < deadline:
       if first is None and os.path.exists(plan_path):
-        trials = records.read_json(plan_path)["trials"]
+        trials = _jsonio.read_json(plan_path)["trials"]
         first, second = (os.path.join(sweep_dir, t["run_dir"])
                          for t in trials[:2])
-      if first and records.is_final(first) and os.path.isdir(second):
+      if first and rundir.RunDir(first).is_final() and os.path.isdir(second):
         break
       assert proc.poll() is None, "sweep ended before it could be killed"
       time.sleep(0.05)
@@ -132,8 +133,8 @@ def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
   finally:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-  assert not records.is_final(second)
-  first_meta = records.read_json(os.path.join(first, "meta.json"))
+  assert not rundir.RunDir(second).is_final()
+  first_meta = rundir.RunDir(first).meta()
   # The running trial's process died with the sweep (no orphan writing on).
   for _ in range(100):
     if not _processes_mentioning(sweep_dir):
@@ -154,4 +155,4 @@ def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
     # One run's steps, each once: 0, 1, …, n−1.
     assert list(steps["step"]) == list(range(len(steps)))
   # The finished trial was not run again.
-  assert records.read_json(os.path.join(first, "meta.json")) == first_meta
+  assert rundir.RunDir(first).meta() == first_meta

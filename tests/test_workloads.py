@@ -11,6 +11,7 @@ import pytest
 from edgeperf import workloads
 from edgeperf.harness import step as step_lib
 from edgeperf.submissions import api
+from edgeperf.submissions.constant import scale_by_constant_lr
 from edgeperf.workloads import base
 from edgeperf.workloads import datasets
 
@@ -36,7 +37,7 @@ def test_contract(get_workload, name):
 @pytest.mark.parametrize("name", workloads.EMBEDDED)
 def test_loss_falls_under_small_step_gd(get_workload, name):
   w = get_workload(name)
-  tx = optax.chain(api.base_direction("gd"), api.scale_by_constant_lr(0.05))
+  tx = optax.chain(api.base_direction("gd"), scale_by_constant_lr(0.05))
   params = w.init(jax.random.key(0))
   state = tx.init(params)
   batch = w.full_train_batch()

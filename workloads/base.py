@@ -1,7 +1,7 @@
 """The workload contract: a workload object owns its model, data, objective,
 target and budgets (AlgoPerf's good idea, without global state).
 
-Objective (PAPER.md, Vocabulary)::
+Objective (Roulet et al. 2024, Sec. 2 and App. C)::
 
     f(w) = L(w; batch) + (weight_decay / 2) · ‖w‖²
 
@@ -12,7 +12,7 @@ the squared loss ½‖onehot(y) − ŷ‖² or the cross-entropy −log softmax(
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Mapping
 
 import flax.linen as nn
 import jax
@@ -20,8 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from edgeperf import _checks
+
 LOSS_TYPES = ("squared", "cross_entropy")
-CHUNK_MODES = ("scan", "scan_unrolled", "loop")
+REGIMES = ("full_batch", "mini_batch")
 
 Batch = Mapping[str, jax.Array]
 
@@ -42,10 +44,7 @@ class Regime:
       raise ValueError(
           f"a mini_batch regime needs a positive int batch_size, got "
           f"{self.batch_size!r}")
-    if self.kind not in ("full_batch", "mini_batch"):
-      raise ValueError(
-          f"regime kind must be 'full_batch' or 'mini_batch', got "
-          f"{self.kind!r}")
+    _checks.one_of("regime kind", self.kind, REGIMES)
 
   @property
   def is_full_batch(self) -> bool:
@@ -82,7 +81,8 @@ class Workload:
     step_budget: maximum number of steps of a run.
     time_budget_s: maximum cumulative submission time of a run, seconds.
     chunk_mode: how the harness chains steps between evaluations
-      (``scan``, ``scan_unrolled`` or ``loop``; the fastest measured here).
+      (``scan``, ``scan_unrolled`` or ``loop``, the fastest measured here;
+      the harness checks it).
     eval_every: default number of steps between evaluations.
     description: one line for listings.
   """
@@ -106,12 +106,7 @@ class Workload:
   description: str = ""
 
   def __post_init__(self):
-    if self.loss_type not in LOSS_TYPES:
-      raise ValueError(f"{self.name}: loss_type must be one of {LOSS_TYPES}, "
-                       f"got {self.loss_type!r}")
-    if self.chunk_mode not in CHUNK_MODES:
-      raise ValueError(f"{self.name}: chunk_mode must be one of "
-                       f"{CHUNK_MODES}, got {self.chunk_mode!r}")
+    _checks.one_of(f"{self.name} loss_type", self.loss_type, LOSS_TYPES)
     n = self.num_train
     if not self.regime.is_full_batch and self.regime.batch_size > n:
       raise ValueError(f"{self.name}: batch_size {self.regime.batch_size} "
@@ -209,14 +204,3 @@ class Workload:
         "time_budget_s": self.time_budget_s, "chunk_mode": self.chunk_mode,
         "eval_every": self.eval_every, "description": self.description,
     }
-
-
-WorkloadFactory = Callable[..., Workload]
-
-
-def iter_chunks(total: int, chunk: int) -> Iterator[tuple[int, int]]:
-  """(start, length) pairs covering [0, total) in chunks of ``chunk``."""
-  start = 0
-  while start < total:
-    yield start, min(chunk, total - start)
-    start += chunk

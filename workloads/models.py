@@ -1,7 +1,8 @@
 """Flax (linen) models of the workloads; none uses batch norm or dropout.
 
-PAPER.md, "Experimental protocol": linear classifiers, ReLU MLPs, conv nets
-without batch norm and small transformer language models with layer norm.
+The model families of Roulet et al. (2024), App. C: linear classifiers, ReLU
+MLPs, conv nets without batch norm and small transformer language models with
+layer norm.
 """
 
 from __future__ import annotations

@@ -20,26 +20,16 @@ Sizes: ``small`` (CPU preset, a run to target in ≤ 60 s on 2 cores),
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, Callable
 
+from edgeperf import _checks
 from edgeperf.workloads import base
 from edgeperf.workloads import datasets
 from edgeperf.workloads import models
+from edgeperf.workloads import targets_file
 
 SIZES = ("small", "medium", "large")
-TARGETS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                            "targets.json")
 _DATA_SEED = 0  # fixed shuffle of the embedded data: the split never changes
-
-
-def load_targets(path: str = TARGETS_FILE) -> dict[str, Any]:
-  """The stored targets: ``{"name/size/regime": {"target_train_loss": ...}}``."""
-  if not os.path.exists(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)
 
 
 def _split(arrays: datasets.Arrays, num_train: int,
@@ -53,8 +43,7 @@ def _split(arrays: datasets.Arrays, num_train: int,
 
 
 def _pick(size: str, presets: dict[str, Any]) -> Any:
-  if size not in presets:
-    raise ValueError(f"unknown size {size!r}; expected one of {sorted(presets)}")
+  _checks.one_of("size", size, sorted(presets))
   return presets[size]
 
 
@@ -178,7 +167,7 @@ def names() -> tuple[str, ...]:
 
 def get(name: str, *, size: str = "small", batch_size: int | None = None,
         data_dir: str | None = None, weight_decay: float = 1e-5,
-        targets_file: str = TARGETS_FILE) -> base.Workload:
+        targets_path: str = targets_file.TARGETS_FILE) -> base.Workload:
   """Builds a workload preset.
 
   Args:
@@ -187,21 +176,19 @@ def get(name: str, *, size: str = "small", batch_size: int | None = None,
     batch_size: None for the full-batch regime, else mini-batches of this size.
     data_dir: TFDS data directory (TFDS workloads only).
     weight_decay: coefficient of (1/2)‖w‖² (1e-5 as in the paper).
-    targets_file: where stored targets are read from.
+    targets_path: where stored targets are read from.
 
   Raises:
     ValueError: unknown name or size; bad batch size.
     edgeperf.workloads.datasets.DataUnavailableError: TFDS data missing.
   """
-  if name not in _PRESETS:
-    raise ValueError(f"unknown workload {name!r}; expected one of {names()}")
-  if size not in SIZES:
-    raise ValueError(f"unknown size {size!r}; expected one of {SIZES}")
+  _checks.one_of("workload", name, names())
+  _checks.one_of("size", size, SIZES)
   regime = (base.FULL_BATCH if batch_size is None else
             base.Regime("mini_batch", batch_size))
   preset = _PRESETS[name](size, data_dir)
   key = f"{name}/{size}/{regime.label}"
-  stored = load_targets(targets_file).get(key)
+  stored = targets_file.load(targets_path).get(key)
   target = None if stored is None else float(stored["target_train_loss"])
   if weight_decay != 1e-5 and stored is not None:
     target, stored = None, None  # a target is only valid for its objective

@@ -1,8 +1,8 @@
-"""Armijo backtracking linesearch (paper Eq. 1, App. C).
+"""Armijo backtracking linesearch (Roulet et al. 2024, Eq. 1, App. C).
 
 Accept η if f(w + ηu) ≤ (1 + δ) f(w) + c η ∇f(w)ᵀu; start at
 min(c₊ η_{t−1}, 1), shrink by c₋: η_t = max{c₋^k η_{t,0} : criterion}.
-See :func:`edgeperf.submissions.transforms.scale_by_armijo`.
+See :func:`edgeperf.submissions.armijo.scale_by_armijo`.
 
 Search space: the paper's grid c ∈ {0, 1e-4, 0.5}, c₊ ∈ {4, +∞},
 c₋ ∈ {0.8, 0.9}, δ ∈ {0, 1e-3}.  The paper tries δ = 1e-3 only with c = 0; a
@@ -15,9 +15,10 @@ accepted in full batch, 30 in mini-batch; set ``max_backtracking_steps``).
 import optax
 
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
+from edgeperf.submissions.armijo import transform
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
+_INFINITY = ("inf", "+inf", "infinity")
 
 
 def make_tuner(*, c: float = 1e-4, delta: float = 0.0,
@@ -37,11 +38,11 @@ def make_tuner(*, c: float = 1e-4, delta: float = 0.0,
       criterion assumes a descent direction: GD, RMSProp).
   """
   if isinstance(c_plus, str):
-    if c_plus.strip().lower() not in ("inf", "+inf", "infinity"):
+    if c_plus.strip().lower() not in _INFINITY:
       raise ValueError(f"c_plus must be a number or 'inf', got {c_plus!r}")
     c_plus = float("inf")
   return optax.chain(
       api.base_direction(base_optimizer),
-      transforms.scale_by_armijo(
+      transform.scale_by_armijo(
           c=c, delta=delta, c_plus=c_plus, c_minus=c_minus,
           max_backtracking_steps=max_backtracking_steps))

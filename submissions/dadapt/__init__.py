@@ -1,0 +1,1 @@
+"""D-Adaptation (Defazio & Mishchenko 2023), from optax.contrib."""

@@ -9,7 +9,7 @@ EMA, so a step mixes the rates of recent steps.  Self-tuning ruleset.
 import optax
 from optax import contrib
 
-from edgeperf.submissions import transforms
+from edgeperf.submissions import api
 
 SUPPORTED_BASE_OPTIMIZERS = ("adam",)
 
@@ -22,9 +22,8 @@ def make_tuner(*, learning_rate: float = 1.0, base_optimizer: str = "adam"
     learning_rate: multiplier of d (1 by default).
     base_optimizer: must be ``adam``.
   """
-  if base_optimizer not in SUPPORTED_BASE_OPTIMIZERS:
-    raise ValueError(f"dadapt is Adam-based; base_optimizer must be one of "
-                     f"{SUPPORTED_BASE_OPTIMIZERS}, got {base_optimizer!r}")
+  api.check_base_optimizer("dadapt", base_optimizer,
+                           SUPPORTED_BASE_OPTIMIZERS)
   inner = contrib.dadapt_adamw(learning_rate=learning_rate)
-  return transforms.expose_learning_rate(
+  return api.expose_learning_rate(
       inner, lambda old, new: old.estim_lr * learning_rate)

@@ -12,7 +12,6 @@ import optax
 from optax import contrib
 
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -34,4 +33,4 @@ def make_tuner(*, init_step_scale: float = 1e-6, eps: float = 1e-8,
     return new.max_dist / jnp.sqrt(new.sum_sq_norm_grads + eps)
 
   return optax.chain(api.base_direction(base_optimizer),
-                     transforms.expose_learning_rate(inner, rate))
+                     api.expose_learning_rate(inner, rate))

@@ -1,7 +1,7 @@
-"""Exact-sharpness rule (paper Eq. 16): η = σ / λ_max(∇²f(w_t)).
+"""Exact-sharpness rule (Roulet et al. 2024, Eq. 16): η = σ / λ_max(∇²f(w_t)).
 
 λ_max from a fixed number of Lanczos HVPs
-(:func:`edgeperf.submissions.sharpness.top_eigenvalue`), refreshed every k
+(:func:`edgeperf.submissions.curvature.top_eigenvalue`), refreshed every k
 steps.  σ searched in {1.5, 2, 2.5, 3} (Fig. 15: σ = 2 performs poorly, σ = 3
 can beat a tuned constant rate).  The paper recomputes λ_max every step;
 k = 10 with 20 Lanczos iterations is fixed here to keep CPU runs affordable
@@ -12,7 +12,7 @@ preconditioned one, so for RMSProp/Adam this is not the relevant sharpness.
 import optax
 
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
+from edgeperf.submissions.exact_sharpness import transform
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -33,6 +33,6 @@ def make_tuner(*, sigma: float = 3.0, every_k: int = 10, num_iters: int = 20,
   """
   return optax.chain(
       api.base_direction(base_optimizer),
-      transforms.scale_by_exact_sharpness(
+      transform.scale_by_exact_sharpness(
           sigma, every_k=every_k, num_iters=num_iters, method=method,
           seed=seed))

@@ -1,17 +1,17 @@
-"""Fractal Chebyshev schedule (Agarwal, Goel & Zhang 2021; PAPER.md tuner 9).
+"""Fractal Chebyshev schedule (Agarwal, Goel & Zhang 2021).
 
 Step sizes 1/γ_i, γ_i = (M+m)/2 + (M−m)/2·cos((2i−1)π/(2T)), in the fractal
 order σ_T, repeated every T steps.  M = λ_max(∇²f(w_0)) by 20 Lanczos HVPs
 at step 0 unless ``max_curvature`` is given; m = ``min_curvature_ratio``·M.
 The papers give no grid for this tuner on networks; the search space here
 (T ∈ {16, 64, 256}, m/M ∈ {1e-1, 1e-2, 1e-3}) is this benchmark's choice.
-See :func:`edgeperf.submissions.transforms.scale_by_fractal_chebyshev`.
+See :func:`edgeperf.submissions.fractal_chebyshev.scale_by_fractal_chebyshev`.
 """
 
 import optax
 
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
+from edgeperf.submissions.fractal_chebyshev import transform
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -33,7 +33,7 @@ def make_tuner(*, horizon: int = 64, min_curvature_ratio: float = 1e-2,
   """
   return optax.chain(
       api.base_direction(base_optimizer),
-      transforms.scale_by_fractal_chebyshev(
+      transform.scale_by_fractal_chebyshev(
           horizon, min_curvature_ratio=min_curvature_ratio,
           max_curvature=max_curvature, order=order, num_iters=num_iters,
           seed=seed))

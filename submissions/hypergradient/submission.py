@@ -1,16 +1,16 @@
-"""Hypergradient descent, multiplicative form (paper Eq. 15).
+"""Hypergradient descent, multiplicative form (Roulet et al. 2024, Eq. 15).
 
 η_{t+1} = η_t (1 − β cos(∇f(w_t + η_t u_t), u_t)), no extra evaluation (the
 gradient at w_{t+1} is the next step's).  β ∈ {1e-3, 1e-2, 1e-1, 1} (App.
 C.5, Fig. 13); the initial rate η_0 is searched on the constant baseline's
 log-2 grid (the paper does not state it).  See
-:func:`edgeperf.submissions.transforms.scale_by_hypergradient`.
+:func:`edgeperf.submissions.hypergradient.scale_by_hypergradient`.
 """
 
 import optax
 
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
+from edgeperf.submissions.hypergradient import transform
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -27,4 +27,4 @@ def make_tuner(*, learning_rate: float, beta: float = 1e-2,
   """
   return optax.chain(
       api.base_direction(base_optimizer),
-      transforms.scale_by_hypergradient(learning_rate, beta=beta))
+      transform.scale_by_hypergradient(learning_rate, beta=beta))

@@ -1,0 +1,1 @@
+"""Mechanic (Cutkosky, Defazio & Mehta 2023), from optax.contrib."""

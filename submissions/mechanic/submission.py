@@ -13,7 +13,6 @@ import optax
 from optax import contrib
 
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -23,5 +22,5 @@ def make_tuner(*, base_optimizer: str = "gd"
   """Builds Mechanic around the base direction (``gd``, ``momentum``,
   ``rmsprop`` or ``adam``)."""
   inner = contrib.mechanize(api.base_direction(base_optimizer))
-  return transforms.expose_learning_rate(
+  return api.expose_learning_rate(
       inner, lambda old, new: jnp.sum(new.s))

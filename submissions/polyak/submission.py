@@ -1,15 +1,16 @@
-"""Polyak stepsize (paper Eq. 14): η = min{(f(w) − f*)/‖∇f(w)‖², η_max}.
+"""Polyak stepsize (Roulet et al. 2024, Eq. 14):
+η = min{(f(w) − f*)/‖∇f(w)‖², η_max}.
 
 f* = 0 (networks can fit the data), η_max ∈ {1, 100} as in the paper.  For a
 preconditioned base direction, ``normalizer="direction"`` divides by −∇fᵀu
 instead (identical for GD).  See
-:func:`edgeperf.submissions.transforms.scale_by_polyak`.
+:func:`edgeperf.submissions.polyak.scale_by_polyak`.
 """
 
 import optax
 
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
+from edgeperf.submissions.polyak import transform
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -27,6 +28,6 @@ def make_tuner(*, max_learning_rate: float = 1.0, f_star: float = 0.0,
   """
   return optax.chain(
       api.base_direction(base_optimizer),
-      transforms.scale_by_polyak(f_star=f_star,
-                                 max_learning_rate=max_learning_rate,
-                                 normalizer=normalizer))
+      transform.scale_by_polyak(f_star=f_star,
+                                max_learning_rate=max_learning_rate,
+                                normalizer=normalizer))

@@ -1,0 +1,1 @@
+"""Prodigy (Mishchenko & Defazio 2023), from optax.contrib."""

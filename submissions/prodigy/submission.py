@@ -11,7 +11,7 @@ included, as for a plain Adam learning rate).  Self-tuning ruleset.
 import optax
 from optax import contrib
 
-from edgeperf.submissions import transforms
+from edgeperf.submissions import api
 
 SUPPORTED_BASE_OPTIMIZERS = ("adam",)
 
@@ -24,9 +24,8 @@ def make_tuner(*, learning_rate: float = 1.0, base_optimizer: str = "adam"
     learning_rate: Prodigy's multiplier of d (1 by default).
     base_optimizer: must be ``adam`` (Prodigy is Adam-based).
   """
-  if base_optimizer not in SUPPORTED_BASE_OPTIMIZERS:
-    raise ValueError(f"prodigy is Adam-based; base_optimizer must be one of "
-                     f"{SUPPORTED_BASE_OPTIMIZERS}, got {base_optimizer!r}")
+  api.check_base_optimizer("prodigy", base_optimizer,
+                           SUPPORTED_BASE_OPTIMIZERS)
   inner = contrib.prodigy(learning_rate=learning_rate)
-  return transforms.expose_learning_rate(
+  return api.expose_learning_rate(
       inner, lambda old, new: old.estim_lr * learning_rate)

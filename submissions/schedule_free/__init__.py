@@ -1,0 +1,1 @@
+"""Schedule-free (Defazio et al. 2024), from optax.contrib."""

@@ -2,9 +2,8 @@
 
 z_{t+1} = z_t + γ u_t(y_t) on the base direction, x_{t+1} the weighted
 average of the z's (weights ∝ γ²), gradients taken at y_t = (1 − b1) z_t +
-b1 x_t.  The harness's parameters are y; **evaluate at x** =
-``optax.contrib.schedule_free_eval_params(state, params)``, with ``state`` the
-``optax.contrib.ScheduleFreeState`` found in the tuner state.
+b1 x_t.  The harness's parameters are y; evaluation is at the average x
+(:func:`prepare_for_eval`, the submission's evaluation hook).
 TunerStats.learning_rate is γ, the rate of the z-steps.
 
 Schedule-free removes the schedule, not the learning rate: γ is searched on
@@ -14,10 +13,13 @@ the constant baseline's log-2 grid (ruleset ``external``), b1 = 0.9.  With
 of their own on top of the interpolation.
 """
 
+from typing import Any
+
 import optax
 from optax import contrib
 
 from edgeperf.submissions import api
+from edgeperf.submissions.constant import scale_by_constant_lr
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -33,5 +35,12 @@ def make_tuner(*, learning_rate: float, b1: float = 0.9,
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
   """
   base = optax.chain(api.base_direction(base_optimizer),
-                     api.scale_by_constant_lr(learning_rate))
+                     scale_by_constant_lr(learning_rate))
   return contrib.schedule_free(base, learning_rate=learning_rate, b1=b1)
+
+
+def prepare_for_eval(opt_state: Any, params: Any) -> Any:
+  """The evaluation hook: the average x_t, not the training point y_t."""
+  sf_state = api.find_in_state(
+      opt_state, lambda x: isinstance(x, contrib.ScheduleFreeState))
+  return contrib.schedule_free_eval_params(sf_state, params)

@@ -1,5 +1,5 @@
-"""Prefixed schedules (App. C.5): linear warm-up, then constant, linear decay
-or cosine decay; initial and final rate 0.
+"""Prefixed schedules (Roulet et al. 2024, App. C.5): linear warm-up, then
+constant, linear decay or cosine decay; initial and final rate 0.
 
 Horizon H = round(horizon_fraction · num_steps) with horizon_fraction ∈
 {1, 1/2, 1/4} (the paper's {N, N/2, N/4}); warm-up = round(warmup_fraction ·
@@ -11,8 +11,9 @@ the constant baseline's log-2 grid.
 
 import optax
 
+from edgeperf import _checks
 from edgeperf.submissions import api
-from edgeperf.submissions import transforms
+from edgeperf.submissions.warmup_schedule import transform
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
@@ -31,19 +32,13 @@ def make_tuner(*, peak_learning_rate: float, shape: str = "cosine",
     num_steps: N, the run's step budget.
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
   """
-  if not (isinstance(num_steps, int) and num_steps >= 1):
-    raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
-  if not (isinstance(horizon_fraction, (int, float)) and
-          0 < horizon_fraction <= 1):
-    raise ValueError("horizon_fraction must be in (0, 1], got "
-                     f"{horizon_fraction!r}")
-  if not (isinstance(warmup_fraction, (int, float)) and
-          0 <= warmup_fraction <= 1):
-    raise ValueError("warmup_fraction must be in [0, 1], got "
-                     f"{warmup_fraction!r}")
+  _checks.integer("num_steps", num_steps, low=1)
+  _checks.number("horizon_fraction", horizon_fraction, low=0.0, high=1.0,
+                 low_open=True)
+  _checks.number("warmup_fraction", warmup_fraction, low=0.0, high=1.0)
   horizon = max(1, round(horizon_fraction * num_steps))
-  schedule = transforms.warmup_schedule(
+  schedule = transform.warmup_schedule(
       shape, peak_learning_rate=peak_learning_rate,
       warmup_steps=round(warmup_fraction * horizon), horizon=horizon)
   return optax.chain(api.base_direction(base_optimizer),
-                     transforms.scale_by_learning_rate_schedule(schedule))
+                     transform.scale_by_learning_rate_schedule(schedule))

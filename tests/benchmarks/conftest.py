@@ -1,7 +1,7 @@
 """Shared setup of the denominator cost profile (fixtures local to this folder).
 
 What is profiled, per standard workload at its ``small`` preset, on the full
-training batch (f(w) = workload.loss(w, batch), PAPER.md "Vocabulary"):
+training batch (f(w) = workload.loss(w, batch)):
 
 * ``f``: the objective alone;
 * ``value_and_grad``: f and ∇f (one constant-learning-rate step's work);
@@ -19,7 +19,7 @@ even in u, so the separate path passes ∇f itself as the tangent.
 
 Everything is compiled ahead of time with ``jax.jit(fn).lower(*args).compile()``
 (params, batch and tangents are jit ARGUMENTS, never closure constants: XLA
-would pre-compute on constants, FIELD-NOTES.md), which also gives XLA's
+would pre-compute on constants), which also gives XLA's
 ``memory_analysis()``; the compiled executables are what the benchmarks call.
 """
 

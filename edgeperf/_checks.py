@@ -1,0 +1,91 @@
+"""Argument checks shared by every layer: one wording for every refusal.
+
+Each check raises ``ValueError`` naming the argument, the value received and
+what is expected, e.g. ``sigma must be a number > 0, got -1``.  A traced
+value (inside ``jit``, or a hyperparameter injected as an array) is not
+checked: the same call is checked once with concrete values when the tuner is
+first built.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import jax
+import numpy as np
+
+
+def is_traced(x: Any) -> bool:
+  """True for a JAX tracer or array (a value only known inside a program)."""
+  return isinstance(x, (jax.core.Tracer, jax.Array))
+
+
+def _is_number(x: Any) -> bool:
+  return (isinstance(x, (int, float, np.integer, np.floating))
+          and not isinstance(x, bool))
+
+
+def number(name: str, x: Any, *, low: float = -math.inf,
+           high: float = math.inf, low_open: bool = False,
+           high_open: bool = False) -> None:
+  """``x`` is a number in the interval from ``low`` to ``high``.
+
+  The ends are included unless ``low_open`` / ``high_open``; the message
+  writes the interval as it is meant, e.g. ``a number > 0`` or ``a number in
+  [0, 1)``.
+  """
+  if is_traced(x):
+    return
+  ok = _is_number(x) and not math.isnan(x)
+  if ok:
+    ok = (x > low if low_open else x >= low) and (
+        x < high if high_open else x <= high)
+  if ok:
+    return
+  if math.isinf(high) and math.isinf(low):
+    what = "a number"
+  elif math.isinf(high):
+    what = f"a number {'>' if low_open else '>='} {low:g}"
+  elif math.isinf(low):
+    what = f"a number {'<' if high_open else '<='} {high:g}"
+  else:
+    what = (f"a number in {'(' if low_open else '['}{low:g}, {high:g}"
+            f"{')' if high_open else ']'}")
+  raise ValueError(f"{name} must be {what}, got {x!r}")
+
+
+def positive(name: str, x: Any) -> None:
+  """``x`` is a number > 0."""
+  number(name, x, low=0.0, low_open=True)
+
+
+def non_negative(name: str, x: Any) -> None:
+  """``x`` is a number ≥ 0."""
+  number(name, x, low=0.0)
+
+
+def integer(name: str, x: Any, *, low: int | None = None) -> None:
+  """``x`` is a Python int (not a bool), ≥ ``low`` when given."""
+  ok = (isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+        and (low is None or x >= low))
+  if not ok:
+    bound = "" if low is None else f" >= {low}"
+    raise ValueError(f"{name} must be an int{bound}, got {x!r}")
+
+
+def one_of(name: str, x: Any, choices: Iterable[Any]) -> None:
+  """``x`` is one of ``choices``."""
+  choices = tuple(choices)
+  if x not in choices:
+    raise ValueError(f"unknown {name} {x!r}: {name} must be one of {choices}")
+
+
+def required_extras(transform: str, **extras: Any) -> None:
+  """Fails loudly when a transform's required keyword argument is missing."""
+  missing = [k for k, v in extras.items() if v is None]
+  if missing:
+    raise ValueError(
+        f"{transform}.update needs the keyword argument(s) {missing}; call it "
+        "as tx.update(grad, state, params, value=f(w), grad=∇f(w), "
+        "value_fn=f) (the harness's step does; a chain forwards them)")

@@ -1,0 +1,65 @@
+"""Closed-form fixtures for the tuner tests: quadratics in float64.
+
+f(w) = ½wᵀAw − bᵀw, ∇f = Aw − b, ∇²f = A, so every rule has an exact answer.
+"""
+
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from edgeperf.submissions import api
+
+N = 6
+
+
+def quadratic(seed=0, scale=1.0):
+  """(A, b, w0): A symmetric with eigenvalues scale·linspace(0.5, 4, N)."""
+  rng = np.random.default_rng(seed)
+  q, _ = np.linalg.qr(rng.normal(size=(N, N)))
+  eig = scale * np.linspace(0.5, 4.0, N)
+  a = (q * eig) @ q.T
+  b = rng.normal(size=N)
+  w0 = rng.normal(size=N)
+  return jnp.asarray(a), jnp.asarray(b), jnp.asarray(w0)
+
+
+def objective(a, b):
+  return lambda w: 0.5 * w @ a @ w - b @ w
+
+
+def call(tx, state, w, u, f):
+  """One update with the harness's calling convention."""
+  value, grad = jax.value_and_grad(f)(w)
+  return tx.update(u, state, w, value=value, grad=grad, value_fn=f)
+
+
+def run(tx, f, w, steps, direction=None):
+  """GD-direction steps (u = −g unless ``direction``); returns the
+  trajectory (dicts of w, u, g, step, state, info) and the last w."""
+  state = tx.init(w)
+  out = []
+  for _ in range(steps):
+    g = jax.grad(f)(w)
+    u = -g if direction is None else direction(w)
+    step, state = call(tx, state, w, u, f)
+    out.append(dict(w=w, u=u, g=g, step=step, state=state,
+                    info=api.step_info(state)))
+    w = w + step
+  return out, w
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+  with jax.enable_x64(True):
+    yield
+
+
+@pytest.fixture
+def quad():
+  """The helpers above: ``quad.quadratic``, ``quad.objective``, ``quad.call``,
+  ``quad.run``, ``quad.N``."""
+  return types.SimpleNamespace(quadratic=quadratic, objective=objective,
+                               call=call, run=run, N=N)

@@ -1,0 +1,26 @@
+"""Schedule-free (Defazio et al. 2024) and its evaluation hook."""
+
+import jax
+import numpy as np
+from optax import contrib
+
+from edgeperf.submissions import api
+from edgeperf.submissions import loader
+
+
+def test_schedule_free_evaluates_its_average(quad):
+  a, b, w = quad.quadratic()
+  f = quad.objective(a, b)
+  sub = loader.load("schedule_free")
+  tx = sub.build({"learning_rate": 0.05, "b1": 0.9})
+  traj, y = quad.run(tx, f, w, 5, direction=jax.grad(f))
+  state = traj[-1]["state"]
+  x = sub.prepare_for_eval(state, y)
+  sf = api.find_in_state(state, lambda s: isinstance(s,
+                                                     contrib.ScheduleFreeState))
+  # The training point interpolates the z-sequence and the average x:
+  # y = (1 − b1) z + b1 x.
+  np.testing.assert_allclose(0.1 * sf.z + 0.9 * x, y, rtol=1e-10)
+  assert not np.allclose(x, y)  # so evaluation is not at y
+  # A submission without the hook evaluates its training parameters.
+  assert loader.load("constant").prepare_for_eval(state, y) is y
