@@ -40,6 +40,7 @@ as for GD.  Without a count (optax ``scale_by_rms``), ν is used as is.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import jax
@@ -119,14 +120,18 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
                   tx: optax.GradientTransformationExtraArgs, params: Any,
                   opt_state: Any, key: jax.Array, *, method: str = "lanczos",
                   tol: float = 1e-3, max_iters: int | None = None,
-                  eps: float = 1e-8, nu_decay: float = 0.999
+                  eps: float = 1e-8, nu_decay: float = 0.999,
+                  refresh: tuple[bool, bool] = (False, False)
                   ) -> dict[str, jax.Array]:
   """The diagnostics at (w_t, s_t) for objective ``value_fn`` (jittable).
 
-  See the module docstring for the columns (all but ``step``).
+  See the module docstring for the columns (all but ``step``).  ``refresh``
+  says whether the tuner refreshes its curvature before step t and before
+  step t + 1 (the harness's schedule), so the recomputed updates are the
+  ones the run takes.
   """
   value, grad, delta, state_next = step_lib.tuner_update(
-      tx, value_fn, params, opt_state)
+      tx, value_fn, params, opt_state, refresh=refresh[0])
   eta = api.step_info(state_next)["learning_rate"]
   usable = jnp.isfinite(eta) & (eta != 0)
   # u_t = Δ_t/η_t; if the tuner exposes no usable η, use Δ_t itself.
@@ -140,7 +145,7 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
 
   params_next = optax.apply_updates(params, delta)
   _, _, delta_next, _ = step_lib.tuner_update(tx, value_fn, params_next,
-                                             state_next)
+                                             state_next, refresh=refresh[1])
 
   precond = preconditioner_diagonal(state_next, eps=eps, decay=nu_decay)
   if precond is None:
@@ -195,18 +200,21 @@ def make_diagnostics_fn(workload: base.Workload,
   batch = diagnostic_batch(workload, subset_size)
   root = jax.random.key(seed)
 
-  @jax.jit
-  def compute(params, opt_state, data, key):
+  refreshes = step_lib.refresh_schedule(tx)
+
+  @functools.partial(jax.jit, static_argnames="refresh")
+  def compute(params, opt_state, data, key, refresh):
     def value_fn(p):
       return workload.loss(p, data)
     return curvature_row(value_fn, tx, params, opt_state, key, method=method,
                          tol=tol, max_iters=max_iters, eps=eps,
-                         nu_decay=nu_decay)
+                         nu_decay=nu_decay, refresh=refresh)
 
   def diagnostics_fn(params: Any, opt_state: Any, step: int
                      ) -> dict[str, float]:
-    out = jax.device_get(compute(params, opt_state, batch,
-                                 jax.random.fold_in(root, int(step))))
+    out = jax.device_get(compute(
+        params, opt_state, batch, jax.random.fold_in(root, int(step)),
+        refresh=(refreshes(step), refreshes(step + 1))))
     row = {"step": float(step)}
     row.update({k: float(np.asarray(out[k])) for k in COLUMNS if k != "step"})
     return row

@@ -2,7 +2,7 @@
 
 The timing rule: the clock covers submission work only — a chunk of jitted
 steps, ended by ``block_until_ready``.  Compilation (ahead of time, once per
-chunk length) is timed separately; evaluation, diagnostics, batch assembly
+chunk shape) is timed separately; evaluation, diagnostics, batch assembly
 and logging run outside the clock.  A chunk's time is spread evenly over its
 steps, so ``steps.csv``'s ``time_s`` is the cumulative submission time at the
 end of each step.  Chunks end at every evaluation and diagnostic step.
@@ -158,9 +158,10 @@ class _Trainer:
     self.params = workload.init(jax.random.key(seed))
     self.opt_state = tx.init(self.params)
     self.step_fn = step_lib.make_train_step(workload, tx)
+    self.refreshes = step_lib.refresh_schedule(tx)
     self.full_batch = workload.regime.is_full_batch
     self._train = workload.full_train_batch() if self.full_batch else None
-    self._compiled: dict[int, step_lib.CompiledChunk] = {}
+    self._compiled: dict[tuple, step_lib.CompiledChunk] = {}
     self.compile_s = 0.0
 
   def data(self, start: int, length: int) -> Any:
@@ -179,13 +180,14 @@ class _Trainer:
     clocked seconds."""
     length = end - start
     data = self.data(start, length)
-    if length not in self._compiled:
-      self._compiled[length] = step_lib.CompiledChunk(
+    structure = step_lib.segments(start, length, self.refreshes)
+    if structure not in self._compiled:
+      self._compiled[structure] = step_lib.CompiledChunk(
           self.step_fn, self.mode, length, self.full_batch,
-          (self.params, self.opt_state, data))
-      self.compile_s += self._compiled[length].compile_s
+          (self.params, self.opt_state, data), structure=structure)
+      self.compile_s += self._compiled[structure].compile_s
     tick = time.perf_counter()
-    self.params, self.opt_state, recs = self._compiled[length](
+    self.params, self.opt_state, recs = self._compiled[structure](
         self.params, self.opt_state, data)
     jax.block_until_ready((self.params, self.opt_state, recs))
     return jax.device_get(recs), time.perf_counter() - tick

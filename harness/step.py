@@ -34,37 +34,80 @@ Record = dict[str, jax.Array]
 StepFn = Callable[[Any, Any, Mapping[str, jax.Array]], tuple[Any, Any, Record]]
 
 
-def tuner_update(tx: optax.GradientTransformationExtraArgs,
-                 value_fn: Callable[[Any], jax.Array], params: Any,
-                 opt_state: Any) -> tuple[jax.Array, Any, Any, Any]:
+def tuner_update(tx: Any, value_fn: Callable[[Any], jax.Array], params: Any,
+                 opt_state: Any, *, refresh: bool = False
+                 ) -> tuple[jax.Array, Any, Any, Any]:
   """One call of a tuner at w_t, with the harness's calling convention.
+
+  With ``refresh`` (a step where a :class:`~edgeperf.submissions.api.
+  RefreshingTransformation` refreshes), ``tx.refresh`` runs first, on the
+  same f(w_t) and g_t.
 
   Returns:
     ``(f_t, g_t, Δ_t, s_{t+1})``: the objective, its gradient, the step
     the tuner returned (w_{t+1} = w_t + Δ_t) and its new state.
   """
   value, grad = jax.value_and_grad(value_fn)(params)
-  delta, opt_state = tx.update(grad, opt_state, params, value=value,
-                               grad=grad, value_fn=value_fn)
+  extra = dict(value=value, grad=grad, value_fn=value_fn)
+  if refresh:
+    opt_state = tx.refresh(opt_state, params, updates=grad, **extra)
+  delta, opt_state = tx.update(grad, opt_state, params, **extra)
   return value, grad, delta, opt_state
 
 
-def make_train_step(workload: base.Workload,
-                    tx: optax.GradientTransformationExtraArgs) -> StepFn:
-  """Returns the (un-jitted) step ``(params, opt_state, batch) -> (params,
-  opt_state, record)`` of ``tx`` on ``workload``'s objective."""
+def make_train_step(workload: base.Workload, tx: Any) -> StepFn:
+  """Returns the (un-jitted) step ``(params, opt_state, batch, refresh=False)
+  -> (params, opt_state, record)`` of ``tx`` on ``workload``'s objective.
 
-  def step(params, opt_state, batch):
+  ``refresh`` (a Python bool, static) runs the tuner's curvature refresh
+  first and adds its cost to the record's counters.
+  """
+  cost = dict(tx.refresh_cost) if api.is_refreshing(tx) else {}
+
+  def step(params, opt_state, batch, refresh=False):
     def value_fn(p):
       return workload.loss(p, batch)
 
     value, _, updates, opt_state = tuner_update(tx, value_fn, params,
-                                                opt_state)
+                                                opt_state, refresh=refresh)
     params = optax.apply_updates(params, updates)
     record = {"objective": value, **api.step_info(opt_state)}
+    if refresh:
+      for name, count in cost.items():
+        record[name] = record[name] + count
     return params, opt_state, record
 
   return step
+
+
+def refresh_schedule(tx: Any) -> Callable[[int], bool]:
+  """``step -> whether tx refreshes before it`` (never for a plain tx)."""
+  if not api.is_refreshing(tx):
+    return lambda step: False
+  every_k = tx.every_k
+  return lambda step: api.refreshes_at(every_k, step)
+
+
+def segments(start: int, length: int,
+             refreshes: Callable[[int], bool]) -> tuple[tuple[int, int], ...]:
+  """The static structure of steps [start, start + length): runs of
+  ``(count, size)``, each ``count`` groups of ``size`` steps whose first step
+  refreshes — except a leading run with ``count`` 0 and ``size`` the steps
+  before the first refresh.  E.g. k = 4, steps [2, 15):
+  ``((0, 2), (2, 4), (1, 3))``: 2 plain steps, 2 groups of (refresh + 3),
+  then 1 group of (refresh + 2)."""
+  points = [i for i in range(length) if refreshes(start + i)]
+  out = []
+  head = points[0] if points else length
+  if head:
+    out.append((0, head))
+  sizes = [b - a for a, b in zip(points, points[1:] + [length])]
+  for size in sizes:
+    if out and out[-1][0] and out[-1][1] == size:
+      out[-1] = (out[-1][0] + 1, size)
+    else:
+      out.append((1, size))
+  return tuple(out)
 
 
 class CompiledChunk:
@@ -74,46 +117,95 @@ class CompiledChunk:
   (full-batch regime) or the chunk's batches stacked on axis 0 (mini-batch).
   Returns ``(params, opt_state, records)`` with records stacked to
   ``[length]``.  ``compile_s`` is the wall time compilation took.
+
+  A refreshing tuner's refreshes are part of the static structure
+  (:func:`segments` of the chunk's steps from ``start``): in scan modes an
+  outer ``lax.scan`` over groups whose body is one refresh step then a scan
+  of plain steps, so no step branches on whether to refresh.
   """
 
   def __init__(self, step: StepFn, mode: str, length: int, full_batch: bool,
-               example_args: tuple[Any, Any, Any]):
+               example_args: tuple[Any, Any, Any], *,
+               structure: tuple[tuple[int, int], ...] | None = None):
     _checks.one_of("chunk mode", mode, CHUNK_MODES)
     self.mode, self.length, self.full_batch = mode, length, full_batch
+    self.structure = structure or ((0, length),)
+    if sum(max(c, 1) * s for c, s in self.structure) != length:
+      raise ValueError(f"chunk structure {self.structure} does not cover "
+                       f"{length} steps")
     start = time.perf_counter()
     if mode == "loop":
       params, opt_state, data = example_args
       one = data if full_batch else jax.tree.map(lambda x: x[0], data)
-      self._step = jax.jit(step).lower(params, opt_state, one).compile()
+      self._steps = {r: jax.jit(lambda p, s, b, r=r: step(p, s, b, r)).lower(
+          params, opt_state, one).compile()
+                     for r in self._refresh_flags()}
     else:
       unroll = mode == "scan_unrolled"
-
-      def chunk(params, opt_state, data):
-        if full_batch:
-          def body(carry, _):
-            p, s, r = step(*carry, data)
-            return (p, s), r
-          xs = None
-        else:
-          def body(carry, batch):
-            p, s, r = step(*carry, batch)
-            return (p, s), r
-          xs = data
-        (params, opt_state), records = jax.lax.scan(
-            body, (params, opt_state), xs, length=length,
-            unroll=length if unroll else 1)
-        return params, opt_state, records
-
-      self._chunk = jax.jit(chunk).lower(*example_args).compile()
+      self._chunk = jax.jit(lambda p, s, d: _scan_chunk(
+          step, self.structure, p, s, d, full_batch, unroll)).lower(
+              *example_args).compile()
     self.compile_s = time.perf_counter() - start
+
+  def _refresh_flags(self) -> set[bool]:
+    return {False} | {True for count, _ in self.structure if count}
+
+  def _refreshing(self) -> list[bool]:
+    flags = []
+    for count, size in self.structure:
+      group = [bool(count)] + [False] * (size - 1)
+      flags += group * max(count, 1)
+    return flags
 
   def __call__(self, params, opt_state, data):
     if self.mode != "loop":
       return self._chunk(params, opt_state, data)
     records = []
-    for i in range(self.length):
+    for i, refresh in enumerate(self._refreshing()):
       batch = data if self.full_batch else jax.tree.map(lambda x: x[i], data)
-      params, opt_state, record = self._step(params, opt_state, batch)
+      params, opt_state, record = self._steps[refresh](params, opt_state,
+                                                        batch)
       records.append(record)
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *records)
     return params, opt_state, stacked
+
+
+def _scan_chunk(step, structure, params, opt_state, data, full_batch,
+                unroll):
+  """The scan-mode program of :class:`CompiledChunk`."""
+
+  def scan_steps(carry, xs, length, refresh_first):
+    def body(carry, batch):
+      p, s, r = step(*carry, data if full_batch else batch)
+      return (p, s), r
+
+    records = []
+    if refresh_first:
+      first = None if full_batch else jax.tree.map(lambda x: x[0], xs)
+      p, s, r = step(*carry, data if full_batch else first, True)
+      carry, records = (p, s), [jax.tree.map(lambda x: x[None], r)]
+      xs = None if full_batch else jax.tree.map(lambda x: x[1:], xs)
+      length -= 1
+    if length:
+      carry, r = jax.lax.scan(body, carry, xs, length=length,
+                              unroll=length if unroll else 1)
+      records.append(r)
+    return carry, jax.tree.map(lambda *r: jnp.concatenate(r), *records)
+
+  carry, pos, records = (params, opt_state), 0, []
+  for count, size in structure:
+    n = max(count, 1)
+    xs = None if full_batch else jax.tree.map(
+        lambda x, pos=pos, n=n, size=size: x[pos:pos + n * size].reshape(
+            (n, size) + x.shape[1:]), data)
+    if count == 0:
+      carry, r = scan_steps(carry, None if xs is None else jax.tree.map(
+          lambda x: x[0], xs), size, False)
+    else:
+      carry, r = jax.lax.scan(
+          lambda c, x, size=size: scan_steps(c, x, size, True), carry, xs,
+          length=count)
+      r = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), r)
+    records.append(r)
+    pos += n * size
+  return (*carry, jax.tree.map(lambda *r: jnp.concatenate(r), *records))

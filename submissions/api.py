@@ -33,7 +33,7 @@ finds it by type and refuses a state holding two.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -219,3 +219,102 @@ def check_base_optimizer(tuner: str, name: str,
   if name not in supported:
     raise ValueError(f"{tuner} supports base_optimizer {supported} only, got "
                      f"{name!r}")
+
+
+# ------------------------------------------------------- curvature refresh --
+
+RefreshFn = Callable[..., Any]
+"""``refresh(state, params, *, updates, grad, value, value_fn) -> state``."""
+
+
+class RefreshingTransformation(NamedTuple):
+  """A tuner whose curvature estimate is refreshed every k steps.
+
+  The harness calls ``refresh`` at steps 0, k, 2k, … (``every_k`` = k), or
+  at step 0 only (``every_k`` = None), just before that step's ``update``,
+  with ``updates`` = the direction the transformation is about to receive
+  at that step, ``grad`` = g_t, ``value`` = f(w_t) and ``value_fn`` = f on
+  the step's batch.  ``update`` only reads what the last refresh stored.
+  The schedule is static: within a chunk the harness runs a refresh, then k
+  updates, with no per-step branch.  ``refresh_cost`` counts the extra
+  evaluations one refresh spends (:data:`EVAL_COUNTERS` names); the harness
+  adds them to the record of the step the refresh precedes.
+  """
+
+  init: Callable[[Any], Any]  # params -> state
+  update: Callable[..., tuple[Any, Any]]  # as optax's, extra arguments on
+  refresh: RefreshFn  # (state, params, *, updates, grad, value, value_fn)
+  every_k: int | None  # refresh period k ≥ 1, or None: at step 0 only
+  refresh_cost: Mapping[str, int]  # extra evaluations of one refresh
+
+
+def check_every_k(every_k: Any) -> None:
+  """A refresh period is an int ≥ 1 (or None: at step 0 only)."""
+  if every_k is not None:
+    _checks.integer("every_k (the refresh period)", every_k, low=1)
+
+
+def with_refresh(tx: optax.GradientTransformationExtraArgs,
+                 refresh: RefreshFn, *, every_k: int | None,
+                 cost: Mapping[str, int] | None = None
+                 ) -> RefreshingTransformation:
+  """Adds a curvature refresh to a transformation (see
+  :class:`RefreshingTransformation`)."""
+  check_every_k(every_k)
+  cost = dict(cost or {})
+  for name, count in cost.items():
+    _checks.one_of("evaluation counter", name, EVAL_COUNTERS)
+    _checks.integer(f"refresh cost {name}", count, low=0)
+  tx = optax.with_extra_args_support(tx)
+  return RefreshingTransformation(tx.init, tx.update, refresh, every_k, cost)
+
+
+def is_refreshing(tx: Any) -> bool:
+  return isinstance(tx, RefreshingTransformation)
+
+
+def refreshes_at(every_k: int | None, step: int) -> bool:
+  """Whether a transformation refreshing every ``every_k`` steps refreshes
+  before step ``step``."""
+  return step == 0 if every_k is None else step % every_k == 0
+
+
+def chain(*transforms: Any) -> Any:
+  """``optax.chain`` that also composes curvature refreshes.
+
+  Without a :class:`RefreshingTransformation` among ``transforms`` this is
+  ``optax.chain``.  Otherwise the result refreshes every element that has a
+  refresh, each with ``updates`` = the direction entering that element at
+  this step (the earlier elements' updates applied to the gradient, their
+  new states discarded: the step's own update recomputes them).  Refreshing
+  elements must share one period.
+  """
+  refreshing = [i for i, t in enumerate(transforms) if is_refreshing(t)]
+  plain = optax.chain(*(optax.GradientTransformationExtraArgs(t.init, t.update)
+                        if is_refreshing(t) else t for t in transforms))
+  if not refreshing:
+    return plain
+  periods = {transforms[i].every_k for i in refreshing}
+  if len(periods) > 1:
+    raise ValueError(f"chained refreshes must share one period, got every_k "
+                     f"{sorted(periods, key=str)}")
+  cost: dict[str, int] = {}
+  for i in refreshing:
+    for name, count in transforms[i].refresh_cost.items():
+      cost[name] = cost.get(name, 0) + count
+  elements = [optax.with_extra_args_support(
+      optax.GradientTransformationExtraArgs(t.init, t.update)
+      if is_refreshing(t) else t) for t in transforms]
+
+  def refresh(state, params, *, updates, **extra):
+    new_state = list(state)
+    for i, element in enumerate(elements):
+      if i in refreshing:
+        new_state[i] = transforms[i].refresh(state[i], params,
+                                             updates=updates, **extra)
+      if i < refreshing[-1]:
+        updates, _ = element.update(updates, state[i], params, **extra)
+    return tuple(new_state)
+
+  return RefreshingTransformation(plain.init, plain.update, refresh,
+                                  periods.pop(), cost)

@@ -147,13 +147,15 @@ class Submission:
         that is not an optax transformation.
     """
     tx = self.make_tuner(**self.resolve(hparams, num_steps=num_steps))
-    if isinstance(tx, optax.GradientTransformationExtraArgs):
+    if isinstance(tx, (optax.GradientTransformationExtraArgs,
+                       api.RefreshingTransformation)):
       return tx
     if isinstance(tx, optax.GradientTransformation):
       return optax.with_extra_args_support(tx)
     raise SubmissionError(
         f"{self.path}: {ENTRY_POINT} returned {type(tx).__name__}; expected "
-        "an optax.GradientTransformationExtraArgs (init, update)")
+        "an optax.GradientTransformationExtraArgs (init, update) or an "
+        "api.RefreshingTransformation")
 
 
 def _module_from_file(path: str, name: str) -> Any:

@@ -65,8 +65,10 @@ def _run(name, base_optimizer, workload_name):
   tx = submission.build(_hparams(submission, base_optimizer))
   wl, params, batch = _workload(workload_name)
   state = tx.init(params)
+  structure = step_lib.segments(0, STEPS, step_lib.refresh_schedule(tx))
   chunk = step_lib.CompiledChunk(step_lib.make_train_step(wl, tx), "loop",
-                                 STEPS, True, (params, state, batch))
+                                 STEPS, True, (params, state, batch),
+                                 structure=structure)
   _, _, records = chunk(params, state, batch)
   objective = np.asarray(records["objective"])
   rate = np.asarray(records["learning_rate"])

@@ -90,9 +90,10 @@ def measure_workload(workload_name: str, variants: Sequence[tuple], *,
 
   def compile_chunk(tx):
     state = tx.init(params)
+    structure = step_lib.segments(0, steps, step_lib.refresh_schedule(tx))
     chunk = step_lib.CompiledChunk(step_lib.make_train_step(wl, tx),
                                    wl.chunk_mode, steps, True,
-                                   (params, state, batch))
+                                   (params, state, batch), structure=structure)
     return chunk, state
 
   ref_chunk, ref_state = compile_chunk(_build(REFERENCE[1], REFERENCE[2]))
