@@ -389,6 +389,9 @@ class _Run:
     workload = self.workload
     self.trainer = _Trainer(workload, self.tx, self.seed,
                             self.plan.chunk_mode)
+    # Full batch: the per-step objective; mini-batch: evaluations.
+    self.watch = reach.ReachWatch(
+        self.target, reach.FULL_BATCH_WINDOW if self.trainer.full_batch else 1)
     if self.folder is not None:
       hw = fingerprint.hardware_fingerprint()
       self.folder.write_json(rundir_lib.HPARAMS, hparams)
@@ -405,6 +408,7 @@ class _Run:
           "max_steps": self.plan.total, "eval_every": self.plan.eval_every,
           "chunk_mode": self.plan.chunk_mode,
           "diag_every": self.plan.diag_every, "started_at": self.started_at,
+          "reach_window": self.watch.window,
       })
       self.write_status()
     self.eval_fn = jax.jit(workload.metrics)
@@ -413,8 +417,6 @@ class _Run:
       from edgeperf.harness import diagnostics  # pylint: disable=g-import-not-at-top
       self.diagnostics_fn = diagnostics.make_diagnostics_fn(
           workload, self.tx, seed=self.seed)
-    # Full batch: the per-step objective; mini-batch: evaluations.
-    self.watch = reach.ReachWatch(self.target)
 
   def _evaluate(self, step: int) -> None:
     trainer = self.trainer

@@ -132,7 +132,8 @@ def load_trial(entry: dict[str, Any],
   mini = workload.get("regime") == "mini_batch"
   result = ttt.trial_to_target(
       steps, target, status=state, evals=evals, mini_batch=mini,
-      step_flops=meta.get("step_flops"))
+      step_flops=meta.get("step_flops"),
+      window=int(meta.get("reach_window", 1)))
   if state == "incomplete":
     result = {k: math.nan for k in result}
     result["reached"] = False

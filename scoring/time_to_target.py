@@ -2,10 +2,10 @@
 
 Definitions (AlgoPerf's, with the train objective as the target metric):
 
-* A trial reaches the target at the first row ``i`` of its steps table with
-  ``objective_i ≤ target`` (the workload's ``target_train_loss``) and every
-  earlier objective finite — the runner's rule,
-  :func:`edgeperf.harness.reach.first_reach`.  Its time-to-target is
+* A trial reaches the target at the first row ``i`` of its steps table where
+  the mean of the last 5 objectives is ≤ the target (the workload's
+  ``target_train_loss``, itself a mean of 5 iterates) and every objective so
+  far is finite — the runner's rule, :mod:`edgeperf.harness.reach`.  Its time-to-target is
   ``time_s_i``, the cumulative submission time at the end of that step; its
   steps-to-target is ``i + 1`` (steps executed up to and including it).  A
   trial that never reaches it, that diverges first (a non-finite objective
@@ -47,7 +47,8 @@ def trial_to_target(steps: pd.DataFrame | None, target: float | None, *,
                     status: str = "completed",
                     evals: pd.DataFrame | None = None,
                     mini_batch: bool = False,
-                    step_flops: float | None = None) -> dict[str, Any]:
+                    step_flops: float | None = None,
+                    window: int = reach.FULL_BATCH_WINDOW) -> dict[str, Any]:
   """Time, steps and cost to target of one trial (module docstring).
 
   Args:
@@ -59,6 +60,8 @@ def trial_to_target(steps: pd.DataFrame | None, target: float | None, *,
     evals: the run's ``evals.csv`` (used for mini-batch regimes).
     mini_batch: read the target from ``evals.train_objective``.
     step_flops: FLOPs of one compiled step, or None.
+    window: objectives averaged by the full-batch reach rule (the run's
+      ``reach_window`` in meta.json; 1 for runs recorded before it).
 
   Returns:
     ``{"reached", "time_to_target", "steps_to_target", "flops_to_target",
@@ -76,7 +79,8 @@ def trial_to_target(steps: pd.DataFrame | None, target: float | None, *,
                    (steps, "objective"))
   if trace is None or len(trace) == 0:
     return never
-  i = reach.first_reach(trace[column].to_numpy(), float(target))
+  i = reach.first_reach(trace[column].to_numpy(), float(target),
+                        1 if mini_batch else window)
   if i is None:
     return never
   time_s = float(trace["time_s"].iloc[i])

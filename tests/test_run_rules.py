@@ -15,6 +15,15 @@ def test_first_reach_is_first_crossing_after_finite_values():
   assert reach.first_reach([0.9, np.inf], 1.0) == 0  # reached, then diverged
 
 
+def test_reach_rule_ignores_a_single_dip():
+  # An oscillating run dips under the target on one spike: not there yet.
+  spiky = [3.0, 2.9, 0.5, 2.8, 2.7, 1.0, 0.9, 0.8, 0.7, 0.6]
+  assert reach.first_reach(spiky, 1.0) == 2  # the per-step rule would
+  assert reach.first_reach(spiky, 1.0, 5) == 9  # mean of 5 ≤ 1 only here
+  np.testing.assert_allclose(reach.running_mean([2.0, 4.0, 6.0], 2),
+                             [2.0, 3.0, 5.0])
+
+
 def test_reach_watch_matches_first_reach_over_pieces():
   values = [5.0, 4.0, 3.5, 2.0, 2.5, 1.0, 0.7]
   for cut in range(len(values) + 1):

@@ -29,7 +29,7 @@ def _steps(objective, time_s=None, value_evals=None):
 
 def test_first_step_at_or_below_target_with_costs():
   steps = _steps([3.0, 2.0, 1.5, 0.9, 0.5], value_evals=[0, 1, 2, 0, 5])
-  r = ttt.trial_to_target(steps, 1.0, step_flops=100.0)
+  r = ttt.trial_to_target(steps, 1.0, step_flops=100.0, window=1)
   # Row 3 (objective 0.9 ≤ 1) at cumulative time 0.4 s, 4 steps executed;
   # evaluations: 4 value_and_grad + extra 0+1+2+0 = 7; FLOPs 4 · 100.
   assert r["reached"]
@@ -40,31 +40,44 @@ def test_first_step_at_or_below_target_with_costs():
 
 
 def test_target_equality_counts_as_reached():
-  r = ttt.trial_to_target(_steps([2.0, 1.0, 0.5]), 1.0)
+  r = ttt.trial_to_target(_steps([2.0, 1.0, 0.5]), 1.0, window=1)
   assert r["steps_to_target"] == 2 and r["time_to_target"] == pytest.approx(
       0.2)
 
 
 def test_infinite_when_never_reached_diverged_or_error():
-  never = ttt.trial_to_target(_steps([3.0, 2.0, 1.5]), 1.0)
+  never = ttt.trial_to_target(_steps([3.0, 2.0, 1.5]), 1.0, window=1)
   assert never["time_to_target"] == INF and never["steps_to_target"] == INF
   # NaN before the target: diverged; a later "reach" does not count.
-  diverged = ttt.trial_to_target(_steps([3.0, math.nan, 0.5]), 1.0)
+  diverged = ttt.trial_to_target(_steps([3.0, math.nan, 0.5]), 1.0,
+                                 window=1)
   assert diverged["time_to_target"] == INF
-  diverged_inf = ttt.trial_to_target(_steps([3.0, INF, 0.5]), 1.0)
+  diverged_inf = ttt.trial_to_target(_steps([3.0, INF, 0.5]), 1.0,
+                                     window=1)
   assert diverged_inf["time_to_target"] == INF
-  error = ttt.trial_to_target(_steps([3.0, 0.5]), 1.0, status="error")
+  error = ttt.trial_to_target(_steps([3.0, 0.5]), 1.0, window=1,
+                          status="error")
   assert error["time_to_target"] == INF
   empty = ttt.trial_to_target(None, 1.0)
   assert empty["time_to_target"] == INF
 
 
 def test_no_static_flops_and_no_target():
-  r = ttt.trial_to_target(_steps([0.5]), 1.0, step_flops=None)
+  r = ttt.trial_to_target(_steps([0.5]), 1.0, window=1, step_flops=None)
   assert r["time_to_target"] == pytest.approx(0.1)
   assert math.isnan(r["flops_to_target"])
-  none = ttt.trial_to_target(_steps([0.5]), None)
+  none = ttt.trial_to_target(_steps([0.5]), None, window=1)
   assert math.isnan(none["time_to_target"]) and not none["reached"]
+
+
+def test_full_batch_reach_is_a_mean_of_five_by_default():
+  # Runs recorded now say reach_window = 5 in meta.json: one dip is not
+  # enough, the mean of the last 5 objectives must be at the target.
+  steps = _steps([3.0, 2.9, 0.5, 2.8, 2.7, 1.0, 0.9, 0.8, 0.7, 0.6])
+  assert ttt.trial_to_target(steps, 1.0, window=1)["steps_to_target"] == 3
+  r = ttt.trial_to_target(steps, 1.0)
+  assert r["steps_to_target"] == 10 and r["time_to_target"] == (
+      pytest.approx(1.0))
 
 
 def test_mini_batch_reads_the_full_train_objective_at_evaluations():
