@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import datetime
 import math
+import os
 import time
 import traceback
 from typing import Any, Callable, Iterator, Mapping
@@ -34,6 +35,7 @@ import tqdm
 
 from edgeperf import _checks
 from edgeperf.harness import fingerprint
+from edgeperf.harness import programs as programs_lib
 from edgeperf.harness import reach
 from edgeperf.harness import rundir as rundir_lib
 from edgeperf.harness import step as step_lib
@@ -61,6 +63,7 @@ class RunStatus:
   target_time_s: float | None = None
   submission_time_s: float = 0.0
   compile_time_s: float = 0.0
+  eval_time_s: float = 0.0  # evaluations and diagnostics (off the clock)
   loop_wall_s: float | None = None
   diverged_at: int | None = None  # step of the first non-finite objective
   stopped_by_time: bool = False  # the time budget ended the run
@@ -153,15 +156,21 @@ class RunPlan:
 class _Trainer:
   """Parameters, tuner state and the compiled chunks of one run."""
 
-  def __init__(self, workload: base.Workload, tx, seed: int, mode: str):
+  def __init__(self, workload: base.Workload, tuner: Any, seed: int,
+               mode: str, programs: programs_lib.ProgramCache):
     self.workload, self.seed, self.mode = workload, seed, mode
-    self.params = workload.init(jax.random.key(seed))
-    self.opt_state = tx.init(self.params)
-    self.step_fn = step_lib.make_train_step(workload, tx)
-    self.refreshes = step_lib.refresh_schedule(tx)
+    self.programs = programs
     self.full_batch = workload.regime.is_full_batch
     self._train = workload.full_train_batch() if self.full_batch else None
-    self._compiled: dict[tuple, step_lib.CompiledChunk] = {}
+    self.params = workload.init(jax.random.key(seed))
+    spec = step_lib.as_spec(tuner)
+    self.tx = spec.build()
+    self.opt_state = self.tx.init(self.params)
+    self.spec = programs.resolve(workload, spec, self.params, self.opt_state,
+                                 self.one_batch())
+    self.hp = programs_lib.values(self.spec)
+    self.step_fn = programs.step(workload, self.spec)
+    self.refreshes = step_lib.refresh_schedule(self.tx)
     self.compile_s = 0.0
 
   def data(self, start: int, length: int) -> Any:
@@ -181,23 +190,33 @@ class _Trainer:
     length = end - start
     data = self.data(start, length)
     structure = step_lib.segments(start, length, self.refreshes)
-    if structure not in self._compiled:
-      self._compiled[structure] = step_lib.CompiledChunk(
-          self.step_fn, self.mode, length, self.full_batch,
-          (self.params, self.opt_state, data), structure=structure)
-      self.compile_s += self._compiled[structure].compile_s
+    chunk, fresh = self.programs.chunk(
+        self.workload, self.spec, self.mode, structure, self.full_batch,
+        lambda: step_lib.CompiledChunk(
+            self.step_fn, self.mode, length, self.full_batch,
+            (self.params, self.opt_state, data, self.hp),
+            structure=structure))
+    if fresh:
+      self.compile_s += chunk.compile_s
     tick = time.perf_counter()
-    self.params, self.opt_state, recs = self._compiled[structure](
-        self.params, self.opt_state, data)
+    self.params, self.opt_state, recs = chunk(self.params, self.opt_state,
+                                              data, self.hp)
     jax.block_until_ready((self.params, self.opt_state, recs))
     return jax.device_get(recs), time.perf_counter() - tick
 
 
+def _this_process() -> dict[str, Any]:
+  cores = (sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+           else list(range(os.cpu_count() or 1)))
+  return {"executor": "in-process", "cores": cores, "pid": os.getpid()}
+
+
 def step_flops(step: step_lib.StepFn, params: Any, opt_state: Any,
-               batch: Any) -> float | None:
+               batch: Any, hp: Any = None) -> float | None:
   """FLOPs of one step from XLA's cost analysis of the lowered HLO, if static."""
   try:
-    analysis = jax.jit(step).lower(params, opt_state, batch).cost_analysis()
+    analysis = jax.jit(step).lower(params, opt_state, batch,
+                                   hp or {}).cost_analysis()
   except Exception:  # pylint: disable=broad-except  # backend-dependent
     return None
   if isinstance(analysis, (list, tuple)):
@@ -265,6 +284,7 @@ class RunResult:
   target_time_s: float | None
   submission_time_s: float
   compile_time_s: float
+  eval_time_s: float
   wall_time_s: float
   loop_wall_s: float  # the chunk loop (evals, logging in; compilation out)
   steps: pd.DataFrame
@@ -287,7 +307,7 @@ class RunResult:
 # ------------------------------------------------------------------- run --
 
 def run(workload: base.Workload,
-        tx: optax.GradientTransformationExtraArgs,
+        tuner: Any,
         *,
         seed: int = 0,
         run_dir: str | None = None,
@@ -300,12 +320,16 @@ def run(workload: base.Workload,
         diagnostics_fn: DiagnosticsFn | None = None,
         prepare_for_eval: api.PrepareForEval = api.keep_params,
         stop_at_target: bool = True,
-        progress: bool = True) -> RunResult:
-  """Trains ``workload`` with ``tx`` from ``seed`` and records the run.
+        progress: bool = True,
+        programs: programs_lib.ProgramCache | None = None,
+        worker: Mapping[str, Any] | None = None) -> RunResult:
+  """Trains ``workload`` with a tuner from ``seed`` and records the run.
 
   Args:
     workload: the workload (owns data, objective, target and budgets).
-    tx: the tuner, as returned by a submission's ``make_tuner``.
+    tuner: the tuner as returned by a submission's ``make_tuner``, or its
+      :class:`~edgeperf.submissions.loader.TunerSpec` (``Submission.spec``),
+      whose float hyperparameters then enter the compiled programs as values.
     seed: PRNG seed of the initial parameters and of mini-batch order.
     run_dir: folder to write the run to (created and locked for the run;
       must not hold a finished run).  None keeps everything in memory.
@@ -323,6 +347,10 @@ def run(workload: base.Workload,
     stop_at_target: stop once the target is reached (off when setting
       targets: the run then goes to ``max_steps``).
     progress: show a progress bar (step, loss, lr) on stderr.
+    programs: compiled programs kept across runs (a worker running many
+      trials passes its own); default: a fresh cache.
+    worker: who ran it (executor, cores it owned), recorded in
+      ``meta.json``; default: this process and every core it may use.
 
   Returns:
     A :class:`RunResult`.  An exception inside the run is recorded as status
@@ -332,7 +360,9 @@ def run(workload: base.Workload,
                       chunk_mode=chunk_mode, diag_every=diag_every)
   folder = None if run_dir is None else rundir_lib.RunDir(run_dir)
   with folder.owned() if folder else contextlib.nullcontext():
-    return _Run(workload, tx, plan, seed=seed, folder=folder,
+    return _Run(workload, tuner, plan, seed=seed, folder=folder,
+                programs=programs or programs_lib.ProgramCache(),
+                worker=dict(worker or _this_process()),
                 diagnostics_fn=diagnostics_fn,
                 prepare_for_eval=prepare_for_eval,
                 stop_at_target=stop_at_target, progress=progress).execute(
@@ -343,9 +373,11 @@ def run(workload: base.Workload,
 class _Run:
   """One run: the clocked loop over chunks, and what it records."""
 
-  def __init__(self, workload, tx, plan: RunPlan, *, seed, folder,
-               diagnostics_fn, prepare_for_eval, stop_at_target, progress):
-    self.workload, self.tx, self.plan, self.seed = workload, tx, plan, seed
+  def __init__(self, workload, tuner, plan: RunPlan, *, seed, folder,
+               programs, worker, diagnostics_fn, prepare_for_eval,
+               stop_at_target, progress):
+    self.workload, self.tuner, self.plan = workload, tuner, plan
+    self.seed, self.programs, self.worker = seed, programs, worker
     self.folder = folder
     self.diagnostics_fn = diagnostics_fn
     self.prepare_for_eval = prepare_for_eval
@@ -355,6 +387,7 @@ class _Run:
     self.recorder = _Recorder(folder)
     self.wall_start = time.perf_counter()
     self.started_at = _now()
+    self.started_unix = time.time()
     self.clock = 0.0
 
   def write_status(self) -> None:
@@ -363,7 +396,10 @@ class _Run:
           target=self.target,
           wall_time_s=time.perf_counter() - self.wall_start,
           final_objective=self.recorder.last_objective())
-      record["owner"] = dict(rundir_lib.owner(), started_at=self.started_at)
+      record["owner"] = dict(rundir_lib.owner(), started_at=self.started_at,
+                             started_unix=self.started_unix)
+      if self.status.status in rundir_lib.FINAL_STATUSES:
+        record["finished_unix"] = time.time()
       self.folder.write_status(record)
 
   def execute(self, *, hparams, submission) -> RunResult:
@@ -387,8 +423,8 @@ class _Run:
   # -- the parts of a run -------------------------------------------------
   def _setup(self, hparams, submission) -> None:
     workload = self.workload
-    self.trainer = _Trainer(workload, self.tx, self.seed,
-                            self.plan.chunk_mode)
+    self.trainer = _Trainer(workload, self.tuner, self.seed,
+                            self.plan.chunk_mode, self.programs)
     # Full batch: the per-step objective; mini-batch: evaluations.
     self.watch = reach.ReachWatch(
         self.target, reach.FULL_BATCH_WINDOW if self.trainer.full_batch else 1)
@@ -404,11 +440,12 @@ class _Run:
           "step_flops": step_flops(self.trainer.step_fn,
                                    self.trainer.params,
                                    self.trainer.opt_state,
-                                   self.trainer.one_batch()),
+                                   self.trainer.one_batch(), self.trainer.hp),
+          "injected_hparams": sorted(self.trainer.spec.dynamic),
           "max_steps": self.plan.total, "eval_every": self.plan.eval_every,
           "chunk_mode": self.plan.chunk_mode,
           "diag_every": self.plan.diag_every, "started_at": self.started_at,
-          "reach_window": self.watch.window,
+          "reach_window": self.watch.window, "worker": self.worker,
       })
       self.write_status()
     self.eval_fn = jax.jit(workload.metrics)
@@ -416,9 +453,14 @@ class _Run:
     if self.plan.diag_every and self.diagnostics_fn is None:
       from edgeperf.harness import diagnostics  # pylint: disable=g-import-not-at-top
       self.diagnostics_fn = diagnostics.make_diagnostics_fn(
-          workload, self.tx, seed=self.seed)
+          workload, self.trainer.tx, seed=self.seed)
 
   def _evaluate(self, step: int) -> None:
+    tick = time.perf_counter()
+    self._evaluate_now(step)
+    self.status.eval_time_s += time.perf_counter() - tick
+
+  def _evaluate_now(self, step: int) -> None:
     trainer = self.trainer
     at = self.prepare_for_eval(trainer.opt_state, trainer.params)
     row = {"step": step, "time_s": self.clock}
@@ -432,8 +474,10 @@ class _Run:
 
   def _diagnose(self, step: int) -> None:
     if self.plan.diagnoses(step):
+      tick = time.perf_counter()
       self.recorder.append("diagnostics", [dict(self.diagnostics_fn(
           self.trainer.params, self.trainer.opt_state, step))])
+      self.status.eval_time_s += time.perf_counter() - tick
 
   def _record_chunk(self, start: int, recs, elapsed: float) -> bool:
     """Appends a chunk's steps; False when the objective diverged in it."""
@@ -493,7 +537,7 @@ class _Run:
         status=s.status, message=s.message, steps_run=s.steps_run,
         target_step=s.target_step, target_time_s=s.target_time_s,
         submission_time_s=s.submission_time_s,
-        compile_time_s=s.compile_time_s,
+        compile_time_s=s.compile_time_s, eval_time_s=s.eval_time_s,
         wall_time_s=time.perf_counter() - self.wall_start,
         loop_wall_s=s.loop_wall_s,
         steps=self.recorder.frame("steps"),

@@ -25,6 +25,7 @@ import optax
 
 from edgeperf import _checks
 from edgeperf.submissions import api
+from edgeperf.submissions import loader
 from edgeperf.workloads import base
 
 CHUNK_MODES = ("scan", "scan_unrolled", "loop")
@@ -55,19 +56,35 @@ def tuner_update(tx: Any, value_fn: Callable[[Any], jax.Array], params: Any,
   return value, grad, delta, opt_state
 
 
-def make_train_step(workload: base.Workload, tx: Any) -> StepFn:
-  """Returns the (un-jitted) step ``(params, opt_state, batch, refresh=False)
-  -> (params, opt_state, record)`` of ``tx`` on ``workload``'s objective.
+def as_spec(tuner: Any) -> loader.TunerSpec:
+  """A :class:`~edgeperf.submissions.loader.TunerSpec`, or a built tuner
+  wrapped as one (nothing enters its programs as a value)."""
+  if isinstance(tuner, loader.TunerSpec):
+    return tuner
+  return loader.TunerSpec.fixed(tuner)
 
-  ``refresh`` (a Python bool, static) runs the tuner's curvature refresh
-  first and adds its cost to the record's counters.
+
+def make_train_step(workload: base.Workload, tuner: Any) -> StepFn:
+  """Returns the (un-jitted) step ``(params, opt_state, batch, hp,
+  refresh=False) -> (params, opt_state, record)`` of a tuner on
+  ``workload``'s objective.
+
+  ``tuner`` is a built tuner or a :class:`~edgeperf.submissions.loader.
+  TunerSpec`; ``hp`` holds the values of its dynamic hyperparameters (the
+  tuner is built from them inside the program, so they are arguments of
+  the compiled step, not constants).  ``refresh`` (a Python bool, static)
+  runs the tuner's curvature refresh first and adds its cost to the
+  record's counters.
   """
-  cost = dict(tx.refresh_cost) if api.is_refreshing(tx) else {}
+  spec = as_spec(tuner)
+  built = spec.build()
+  cost = dict(built.refresh_cost) if api.is_refreshing(built) else {}
 
-  def step(params, opt_state, batch, refresh=False):
+  def step(params, opt_state, batch, hp, refresh=False):
     def value_fn(p):
       return workload.loss(p, batch)
 
+    tx = spec.build(hp) if hp else built
     value, _, updates, opt_state = tuner_update(tx, value_fn, params,
                                                 opt_state, refresh=refresh)
     params = optax.apply_updates(params, updates)
@@ -80,8 +97,10 @@ def make_train_step(workload: base.Workload, tx: Any) -> StepFn:
   return step
 
 
-def refresh_schedule(tx: Any) -> Callable[[int], bool]:
-  """``step -> whether tx refreshes before it`` (never for a plain tx)."""
+def refresh_schedule(tuner: Any) -> Callable[[int], bool]:
+  """``step -> whether the tuner refreshes before it`` (never for a plain
+  transformation)."""
+  tx = as_spec(tuner).build()
   if not api.is_refreshing(tx):
     return lambda step: False
   every_k = tx.every_k
@@ -125,7 +144,7 @@ class CompiledChunk:
   """
 
   def __init__(self, step: StepFn, mode: str, length: int, full_batch: bool,
-               example_args: tuple[Any, Any, Any], *,
+               example_args: tuple[Any, ...], *,
                structure: tuple[tuple[int, int], ...] | None = None):
     _checks.one_of("chunk mode", mode, CHUNK_MODES)
     self.mode, self.length, self.full_batch = mode, length, full_batch
@@ -134,17 +153,19 @@ class CompiledChunk:
       raise ValueError(f"chunk structure {self.structure} does not cover "
                        f"{length} steps")
     start = time.perf_counter()
+    params, opt_state, data, *hp = example_args
+    hp = hp[0] if hp else {}
     if mode == "loop":
-      params, opt_state, data = example_args
       one = data if full_batch else jax.tree.map(lambda x: x[0], data)
-      self._steps = {r: jax.jit(lambda p, s, b, r=r: step(p, s, b, r)).lower(
-          params, opt_state, one).compile()
-                     for r in self._refresh_flags()}
+      self._steps = {
+          r: jax.jit(lambda p, s, b, h, r=r: step(p, s, b, h, r)).lower(
+              params, opt_state, one, hp).compile()
+          for r in self._refresh_flags()}
     else:
       unroll = mode == "scan_unrolled"
-      self._chunk = jax.jit(lambda p, s, d: _scan_chunk(
-          step, self.structure, p, s, d, full_batch, unroll)).lower(
-              *example_args).compile()
+      self._chunk = jax.jit(lambda p, s, d, h: _scan_chunk(
+          step, self.structure, p, s, d, h, full_batch, unroll)).lower(
+              params, opt_state, data, hp).compile()
     self.compile_s = time.perf_counter() - start
 
   def _refresh_flags(self) -> set[bool]:
@@ -157,32 +178,33 @@ class CompiledChunk:
       flags += group * max(count, 1)
     return flags
 
-  def __call__(self, params, opt_state, data):
+  def __call__(self, params, opt_state, data, hp=None):
+    hp = hp or {}
     if self.mode != "loop":
-      return self._chunk(params, opt_state, data)
+      return self._chunk(params, opt_state, data, hp)
     records = []
     for i, refresh in enumerate(self._refreshing()):
       batch = data if self.full_batch else jax.tree.map(lambda x: x[i], data)
       params, opt_state, record = self._steps[refresh](params, opt_state,
-                                                        batch)
+                                                        batch, hp)
       records.append(record)
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *records)
     return params, opt_state, stacked
 
 
-def _scan_chunk(step, structure, params, opt_state, data, full_batch,
+def _scan_chunk(step, structure, params, opt_state, data, hp, full_batch,
                 unroll):
   """The scan-mode program of :class:`CompiledChunk`."""
 
   def scan_steps(carry, xs, length, refresh_first):
     def body(carry, batch):
-      p, s, r = step(*carry, data if full_batch else batch)
+      p, s, r = step(*carry, data if full_batch else batch, hp)
       return (p, s), r
 
     records = []
     if refresh_first:
       first = None if full_batch else jax.tree.map(lambda x: x[0], xs)
-      p, s, r = step(*carry, data if full_batch else first, True)
+      p, s, r = step(*carry, data if full_batch else first, hp, True)
       carry, records = (p, s), [jax.tree.map(lambda x: x[None], r)]
       xs = None if full_batch else jax.tree.map(lambda x: x[1:], xs)
       length -= 1

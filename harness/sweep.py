@@ -1,11 +1,13 @@
 """Sweeps: tune submissions on workloads under a fixed ruleset
 (``edgeperf-sweep``).
 
-Runs every (workload × submission × study × trial) of a plan, each trial in
-its own process (``python -m edgeperf.harness.cli.run`` = ``edgeperf-run``),
-so a crash or an out-of-memory kills one trial only: it is recorded as
-failed (``status.json`` with status ``error`` and the process's last output)
-and the sweep goes on.
+Runs every (workload × submission × study × trial) of a plan on an executor
+(:mod:`edgeperf.harness.executor`; by default persistent local worker
+processes, each on its own cores, that load a workload once and reuse
+compiled programs across trials).  A crash or an out-of-memory kill takes
+one worker and its trial only: the trial is recorded as failed
+(``status.json`` with status ``error`` and its last output), the worker is
+replaced and the sweep goes on.
 
 Rulesets (:mod:`edgeperf.harness.sampling`): external tuning draws
 ``--num_trials`` points per study from the submission's search space
@@ -18,32 +20,31 @@ Sweep directory::
     <sweep_dir>/sweep.json                      the request and every trial
     <sweep_dir>/runs/<workload>/<submission>/study_<s>/trial_<t>/   run dirs
     <sweep_dir>/logs/<workload>__<submission>__s<s>_t<t>.log        output
-    <sweep_dir>/.jax_cache/      JAX compilation cache shared by the trials
+    <sweep_dir>/logs/worker_<i>.log   each worker's output between trials
+    <sweep_dir>/.jax_cache/      JAX compilation cache shared by the workers
 
 Idempotent: a trial whose run dir holds a final ``status.json`` is done and
 skipped; any other run dir (a trial cut off half-way) is cleared and rerun.
-A sweep killed at any moment (even ``kill -9``: each trial process is
-killed with its parent, Linux ``PR_SET_PDEATHSIG``) and started again with
+A sweep killed at any moment (even ``kill -9``: each worker is killed
+with its parent, Linux ``PR_SET_PDEATHSIG``) and started again with
 the same flags finishes with every trial recorded exactly once.  Starting it
 with different flags on the same directory is refused.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import fcntl
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
+import statistics
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from edgeperf import _jsonio
+from edgeperf.harness import executor as executor_lib
 from edgeperf.harness import rundir as rundir_lib
 from edgeperf.harness import sampling
 from edgeperf.submissions import loader
@@ -52,22 +53,6 @@ from edgeperf.submissions import search_space as search_space_lib
 SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
 FORMAT_VERSION = 1
-
-# Runs edgeperf-run in a child that dies with its parent (PR_SET_PDEATHSIG =
-# 1, SIGKILL = 9); argv[1] is the parent's pid, to close the race where the
-# parent died before prctl ran.
-_CHILD_BOOTSTRAP = (
-    "import ctypes, os, runpy, sys\n"
-    "try:\n"
-    "  ctypes.CDLL(None, use_errno=True).prctl(1, 9)\n"
-    "except (AttributeError, OSError):\n"
-    "  pass\n"
-    "if os.getppid() != int(sys.argv[1]):\n"
-    "  sys.exit(137)\n"
-    "sys.argv = ['edgeperf-run'] + sys.argv[2:]\n"
-    "runpy.run_module('edgeperf.harness.cli.run', run_name='__main__',"
-    " alter_sys=True)\n")
-
 
 class SweepError(ValueError):
   """A sweep that cannot start; the message says what to change."""
@@ -149,25 +134,6 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
           "trials": trials}
 
 
-def _trial_command(trial: dict[str, Any], request: SweepRequest,
-                   run_dir: str) -> list[str]:
-  args = [f"--workload={trial['workload']}",
-          f"--submission={trial['submission']}",
-          f"--hparams={json.dumps(trial['hparams'], sort_keys=True)}",
-          f"--seed={trial['seed']}", f"--output_dir={run_dir}",
-          "--noprogress"]
-  if request.size is not None:
-    args.append(f"--size={request.size}")
-  if request.batch_size is not None:
-    args.append(f"--batch_size={request.batch_size}")
-  max_steps = request.max_steps_for(trial["workload"])
-  if max_steps is not None:
-    args.append(f"--max_steps={max_steps}")
-  if request.eval_every is not None:
-    args.append(f"--eval_every={request.eval_every}")
-  return [sys.executable, "-c", _CHILD_BOOTSTRAP, str(os.getpid())] + args
-
-
 COMPILATION_CACHE = ".jax_cache"
 
 
@@ -188,115 +154,33 @@ def _trial_env(sweep_dir: str) -> dict[str, str]:
   return env
 
 
-def _tail(path: str, lines: int = 20) -> str:
-  try:
-    with open(path, errors="replace") as f:
-      return "".join(f.readlines()[-lines:]).strip()
-  except OSError:
-    return ""
+def trial_task(sweep_dir: str, trial: Mapping[str, Any],
+               request: SweepRequest) -> dict[str, Any]:
+  """What a worker needs to run one trial of the plan (absolute paths)."""
+  return {
+      "id": trial["id"], "workload": trial["workload"],
+      "size": request.size, "batch_size": request.batch_size,
+      "submission": trial["submission"], "hparams": trial["hparams"],
+      "seed": trial["seed"],
+      "run_dir": os.path.abspath(os.path.join(sweep_dir, trial["run_dir"])),
+      "log": os.path.abspath(os.path.join(sweep_dir, trial["log"])),
+      "max_steps": request.max_steps_for(trial["workload"]),
+      "eval_every": request.eval_every,
+  }
 
 
-class _Stop:
-  """Stops a sweep: no new trials, running trial processes killed (their
-  run dirs stay unfinished, so a resumed sweep reruns them)."""
-
-  def __init__(self):
-    self.event = threading.Event()
-    self._lock = threading.Lock()
-    self._procs: set[subprocess.Popen] = set()
-
-  def register(self, proc: subprocess.Popen) -> None:
-    with self._lock:
-      self._procs.add(proc)
-    if self.event.is_set():
-      proc.kill()
-
-  def unregister(self, proc: subprocess.Popen) -> None:
-    with self._lock:
-      self._procs.discard(proc)
-
-  def stop(self) -> None:
-    self.event.set()
-    with self._lock:
-      for proc in self._procs:
-        with contextlib.suppress(OSError):
-          proc.kill()
-
-
-class Interrupted(Exception):
-  """A trial stopped because its sweep was interrupted (not recorded)."""
-
-
-def run_trial(sweep_dir: str, trial: dict[str, Any], request: SweepRequest,
-              timeout_s: float | None = None,
-              stop: _Stop | None = None) -> dict[str, Any]:
-  """Runs one trial in its own process unless it is already done.
-
-  The process gets its own session, so a Ctrl-C at the terminal reaches the
-  sweep only; the sweep then kills it (``stop``) and leaves its run dir
-  unfinished, to be rerun on resume.
-
-  Returns:
-    The trial's final ``status.json`` (written here, status ``error``, when
-    the process died without writing one), plus ``"skipped": bool``.
-
-  Raises:
-    Interrupted: ``stop`` was set before or while the trial ran.
-  """
-  if stop is not None and stop.event.is_set():
-    raise Interrupted(trial["id"])
-  run_dir = os.path.join(sweep_dir, trial["run_dir"])
-  folder = rundir_lib.RunDir(run_dir)
-  if folder.is_final():
-    return dict(folder.status(), skipped=True)
-  if os.path.exists(run_dir):
-    shutil.rmtree(run_dir)  # a trial cut off half-way: start it again
-  os.makedirs(run_dir)
-  log_path = os.path.join(sweep_dir, trial["log"])
-  os.makedirs(os.path.dirname(log_path), exist_ok=True)
-  command = _trial_command(trial, request, os.path.abspath(run_dir))
-  timed_out = False
-  with open(log_path, "w") as log:
-    log.write("$ edgeperf-run " + " ".join(command[4:]) + "\n")
-    log.flush()
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True,
-                            env=_trial_env(sweep_dir))
-    if stop is not None:
-      stop.register(proc)
-    try:
-      rc = proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-      proc.kill()
-      rc = proc.wait()
-      timed_out = True
-    except BaseException:
-      proc.kill()
-      proc.wait()
-      raise
-    finally:
-      if stop is not None:
-        stop.unregister(proc)
-  if stop is not None and stop.event.is_set() and not folder.is_final():
-    raise Interrupted(trial["id"])
-  if folder.is_final() and not timed_out:
-    return dict(folder.status(), skipped=False)
-  if timed_out:
-    why = f"trial timed out after {timeout_s} s and was killed"
-  elif rc < 0:
-    name = signal.Signals(-rc).name if -rc in signal.valid_signals() else rc
-    why = (f"trial process killed by signal {name}"
-           + (" (out of memory?)" if -rc == signal.SIGKILL else ""))
-  else:
-    why = f"trial process exited with code {rc} without a final status"
+def record_crash(task: Mapping[str, Any], outcome: Mapping[str, Any]) -> None:
+  """Gives a trial whose process died a final ``error`` status (with what
+  the executor saw), keeping what its run folder already said."""
+  folder = rundir_lib.RunDir(task["run_dir"])
+  os.makedirs(folder.path, exist_ok=True)
   previous = {}
   with contextlib.suppress(rundir_lib.RunDirError):
     previous = folder.status() or {}
-  status = dict(previous, status="error",
-                message=f"{why}; last output:\n{_tail(log_path)}",
-                exit_code=rc, recorded_by="edgeperf-sweep")
-  folder.write_status(status)
-  return dict(status, skipped=False)
+  folder.write_status(dict(previous, status="error",
+                           message=outcome["message"],
+                           exit_code=outcome.get("exit_code"),
+                           recorded_by="edgeperf-sweep"))
 
 
 @contextlib.contextmanager
@@ -334,63 +218,90 @@ def _load_or_write_plan(sweep_dir: str, plan: dict[str, Any]) -> None:
 
 
 def run_sweep(sweep_dir: str, request: SweepRequest, *, jobs: int = 1,
-              timeout_s: float | None = None,
-              progress: bool = True) -> list[dict[str, Any]]:
+              timeout_s: float | None = None, progress: bool = True,
+              executor: executor_lib.Executor | None = None
+              ) -> list[dict[str, Any]]:
   """Runs (or resumes) a sweep; returns one outcome per trial, plan order.
 
-  Each outcome: the trial's plan entry plus ``status``, ``message`` and
-  ``skipped`` (already done before this call).
+  Each outcome: the trial's plan entry plus ``status``, ``message``,
+  ``skipped`` (already done before this call) and, for trials run now, the
+  worker's timings (``wall_s``, ``submission_s``, ``eval_s``).
+
+  Args:
+    jobs: local workers (each on its own cores) when no ``executor`` is
+      given.
+    timeout_s: per-trial wall-time limit of the local executor.
+    executor: where trials run (default: a :class:`LocalExecutor`).
   """
   import tqdm  # pylint: disable=g-import-not-at-top
 
-  if jobs < 1:
-    raise SweepError(f"--jobs must be >= 1, got {jobs}")
   plan = make_plan(request)
   os.makedirs(sweep_dir, exist_ok=True)
   with _locked(sweep_dir):
     _load_or_write_plan(sweep_dir, plan)
+    if executor is None:
+      try:
+        executor = executor_lib.LocalExecutor(
+            workers=jobs, timeout_s=timeout_s, env=_trial_env(sweep_dir),
+            log_dir=os.path.join(sweep_dir, "logs"))
+      except ValueError as e:
+        raise SweepError(str(e)) from None
     trials = plan["trials"]
     outcomes: list[dict[str, Any] | None] = [None] * len(trials)
-    todo = []
+    tasks, index = [], {}
     for i, trial in enumerate(trials):
       folder = rundir_lib.RunDir(os.path.join(sweep_dir, trial["run_dir"]))
       if folder.is_final():
         status = folder.status()
         outcomes[i] = dict(trial, status=status.get("status"),
                            message=status.get("message", ""), skipped=True)
-      else:
-        todo.append(i)
+        continue
+      if os.path.exists(folder.path):
+        shutil.rmtree(folder.path)  # a trial cut off half-way: again
+      task = trial_task(sweep_dir, trial, request)
+      os.makedirs(os.path.dirname(task["log"]), exist_ok=True)
+      with open(task["log"], "w") as log:
+        log.write(f"# trial {trial['id']} on the {executor.name} "
+                  f"executor: {json.dumps(task, sort_keys=True)}\n")
+      tasks.append(task)
+      index[task["id"]] = i
     failed = sum(o["status"] == "error" for o in outcomes if o)
-    bar = tqdm.tqdm(total=len(trials), initial=len(trials) - len(todo),
+    bar = tqdm.tqdm(total=len(trials), initial=len(trials) - len(tasks),
                     desc="sweep", unit="trial", disable=not progress,
                     dynamic_ncols=True)
     bar.set_postfix(failed=failed)
+    lock = threading.Lock()
 
-    def finish(i: int, result: dict[str, Any]) -> None:
+    def done(task: Mapping[str, Any], outcome: Mapping[str, Any]) -> None:
       nonlocal failed
-      outcomes[i] = dict(trials[i], status=result.get("status"),
-                         message=result.get("message", ""),
-                         skipped=result.get("skipped", False))
-      failed += result.get("status") == "error"
-      bar.update(1)
-      bar.set_postfix(failed=failed)
+      if outcome.get("crashed"):
+        record_crash(task, outcome)
+      with lock:
+        i = index[task["id"]]
+        outcomes[i] = dict(trials[i], skipped=False, **{
+            k: v for k, v in outcome.items() if k not in ("id", "crashed")})
+        failed += outcome.get("status") == "error"
+        bar.update(1)
+        bar.set_postfix(failed=failed)
 
-    stop = _Stop()
-    pool = concurrent.futures.ThreadPoolExecutor(jobs)
+    stop = threading.Event()
     try:
-      futures = {pool.submit(run_trial, sweep_dir, trials[i], request,
-                             timeout_s, stop): i for i in todo}
-      for future in concurrent.futures.as_completed(futures):
-        finish(futures[future], future.result())
+      executor.run(tasks, done, stop)
     except BaseException:
       # Ctrl-C (or a bug): start nothing new, kill what runs; the killed
       # trials stay unfinished and rerun when the sweep is resumed.
-      stop.stop()
+      stop.set()
       raise
     finally:
-      pool.shutdown(wait=True, cancel_futures=True)
       bar.close()
   return outcomes  # type: ignore[return-value]
+
+
+def fixed_costs(outcomes: Sequence[dict[str, Any]]) -> list[float]:
+  """Per trial run now: wall time − submission time − evaluation time (s),
+  the fixed cost of a trial (process, loading, compilation, files)."""
+  return [o["wall_s"] - o["submission_s"] - o["eval_s"] for o in outcomes
+          if not o.get("skipped") and "submission_s" in o]
 
 
 def summarize(outcomes: Sequence[dict[str, Any]]) -> str:
@@ -400,6 +311,11 @@ def summarize(outcomes: Sequence[dict[str, Any]]) -> str:
     counts[o["status"]] = counts.get(o["status"], 0) + 1
   lines = [f"{len(outcomes)} trials: " + ", ".join(
       f"{k} {v}" for k, v in sorted(counts.items()))]
+  costs = fixed_costs(outcomes)
+  if costs:
+    lines.append(f"fixed cost per trial (wall − submission − evaluation): "
+                 f"median {statistics.median(costs):.2f} s over "
+                 f"{len(costs)} trials run now")
   for o in outcomes:
     if o["status"] == "error":
       first = (o.get("message") or "").splitlines()[:1]

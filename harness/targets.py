@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from edgeperf.harness import fingerprint
+from edgeperf.harness import programs
 from edgeperf.harness import runner
 from edgeperf.submissions import loader
 from edgeperf.workloads import registry
@@ -55,11 +56,13 @@ def grid_scores(workload, *, seed: int = 0, base_optimizer: str = "gd",
   lrs = [h for h in constant.search_space.hyperparameters
          if h.name == "learning_rate"][0].values
   scores = {}
+  cache = programs.ProgramCache()  # one compilation for the whole grid
   for lr in lrs:
-    tx = constant.build({"learning_rate": lr,
-                         "base_optimizer": base_optimizer})
-    result = runner.run(workload, tx, seed=seed, max_steps=workload.step_hint,
-                        stop_at_target=False, progress=False)
+    spec = constant.spec({"learning_rate": lr,
+                          "base_optimizer": base_optimizer})
+    result = runner.run(workload, spec, seed=seed,
+                        max_steps=workload.step_hint, stop_at_target=False,
+                        progress=False, programs=cache)
     if result.status == "diverged":
       scores[lr] = math.inf
     elif workload.regime.is_full_batch:

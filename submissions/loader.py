@@ -146,16 +146,68 @@ class Submission:
       SubmissionError: unknown or missing hyperparameters, or a return value
         that is not an optax transformation.
     """
-    tx = self.make_tuner(**self.resolve(hparams, num_steps=num_steps))
+    return self.spec(hparams, num_steps=num_steps).build()
+
+  def spec(self, hparams: Mapping[str, Any] | None = None, *,
+           num_steps: int | None = None) -> "TunerSpec":
+    """The tuner as a :class:`TunerSpec`: its float hyperparameters are the
+    candidates to enter a compiled program as values (the harness keeps
+    those the tuner's code can trace)."""
+    resolved = self.resolve(hparams, num_steps=num_steps)
+    dynamic = {k: v for k, v in resolved.items()
+               if isinstance(v, float) and not isinstance(v, bool)}
+    static = {k: v for k, v in resolved.items() if k not in dynamic}
+    return TunerSpec(self.make_tuner, static, dynamic, source=self.path)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TunerSpec:
+  """How to build a tuner, its numeric hyperparameters kept apart.
+
+  ``build(values)`` calls the factory with the ``static`` hyperparameters
+  and ``values`` for the ``dynamic`` ones (default: their own values).
+  Inside a traced program ``values`` are arrays, so one compiled program
+  serves every point of a learning-rate search (the idea of
+  ``optax.inject_hyperparams``).
+  """
+
+  factory: Callable[..., Any]
+  static: Mapping[str, Any]
+  dynamic: Mapping[str, float]
+  source: str = "<tuner>"
+
+  @classmethod
+  def fixed(cls, tx: Any) -> "TunerSpec":
+    """An already built tuner: nothing enters as a value."""
+    return cls(lambda: tx, {}, {}, source="<built tuner>")
+
+  def build(self, values: Mapping[str, Any] | None = None) -> Any:
+    tx = self.factory(**self.static, **dict(
+        self.dynamic if values is None else values))
     if isinstance(tx, (optax.GradientTransformationExtraArgs,
                        api.RefreshingTransformation)):
       return tx
     if isinstance(tx, optax.GradientTransformation):
       return optax.with_extra_args_support(tx)
     raise SubmissionError(
-        f"{self.path}: {ENTRY_POINT} returned {type(tx).__name__}; expected "
-        "an optax.GradientTransformationExtraArgs (init, update) or an "
-        "api.RefreshingTransformation")
+        f"{self.source}: {ENTRY_POINT} returned {type(tx).__name__}; "
+        "expected an optax.GradientTransformationExtraArgs (init, update) "
+        "or an api.RefreshingTransformation")
+
+  def with_static(self, names) -> "TunerSpec":
+    """The same tuner with the hyperparameters ``names`` baked in."""
+    names = set(names)
+    return TunerSpec(self.factory, {**self.static, **{
+        k: v for k, v in self.dynamic.items() if k in names}},
+                     {k: v for k, v in self.dynamic.items()
+                      if k not in names}, source=self.source)
+
+  def program_key(self) -> tuple:
+    """What a compiled program of this tuner depends on: the factory, the
+    static values, the dynamic names (not their values)."""
+    return (self.factory, tuple(sorted(
+        (k, repr(v)) for k, v in self.static.items())),
+            tuple(sorted(self.dynamic)))
 
 
 def _module_from_file(path: str, name: str) -> Any:

@@ -156,3 +156,24 @@ def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
     assert list(steps["step"]) == list(range(len(steps)))
   # The finished trial was not run again.
   assert rundir.RunDir(first).meta() == first_meta
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_the_rest_run_once(tmp_path):
+  killed = _submission(tmp_path / "oom", (
+      "import os, signal\n"
+      "def make_tuner(*, learning_rate):\n"
+      "  os.kill(os.getpid(), signal.SIGKILL)\n"))
+  sweep_dir = str(tmp_path / "sweep")
+  # One worker: the killed trial comes first, the two constant trials must
+  # run on its replacement.
+  outcomes = sweep.run_sweep(sweep_dir, _request([killed, "constant"],
+                                                 num_trials=2),
+                             jobs=1, progress=False)
+  assert [o["name"] for o in outcomes] == ["oom", "constant", "constant"]
+  assert outcomes[0]["status"] == "error"
+  assert "SIGKILL" in outcomes[0]["message"]
+  assert all(o["status"] != "error" for o in outcomes[1:])
+  _, statuses = _final_statuses(sweep_dir)
+  assert len(statuses) == 3
+  assert len(sweep.fixed_costs(outcomes)) == 2

@@ -93,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              batch_size=fv.batch_size, data_dir=fv.data_dir)
     hparams = submission.resolve(
         hparams, num_steps=fv.max_steps or workload.step_budget)
-    tx = submission.build(hparams)
+    spec = submission.spec(hparams)
+    spec.build()  # a factory that fails does so here, as a setup error
   except Exception as e:  # pylint: disable=broad-except  # user code runs here
     if not isinstance(e, (ValueError, OSError)):
       traceback.print_exc()
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
   try:
     result = runner.run(
-        workload, tx, seed=fv.seed, run_dir=fv.output_dir, hparams=hparams,
+        workload, spec, seed=fv.seed, run_dir=fv.output_dir, hparams=hparams,
         submission={"name": submission.name, "path": submission.path},
         max_steps=fv.max_steps, eval_every=fv.eval_every,
         chunk_mode=fv.chunk_mode, diag_every=fv.diag_every,

@@ -1,0 +1,42 @@
+"""One compilation serves a whole learning-rate search: float
+hyperparameters enter the compiled programs as values."""
+
+import numpy as np
+
+from edgeperf.harness import programs
+from edgeperf.harness import runner
+from edgeperf.submissions import loader
+
+
+def test_four_point_learning_rate_sweep_compiles_once(get_workload):
+  w = get_workload("linreg_digits")
+  constant = loader.load("constant")
+  cache = programs.ProgramCache()
+  for lr in (0.01, 0.02, 0.04, 0.08):
+    injected = runner.run(w, constant.spec({"learning_rate": lr}),
+                          max_steps=20, eval_every=20, stop_at_target=False,
+                          progress=False, programs=cache)
+    baked = runner.run(w, constant.build({"learning_rate": lr}),
+                       max_steps=20, eval_every=20, stop_at_target=False,
+                       progress=False)
+    np.testing.assert_allclose(injected.steps["objective"],
+                               baked.steps["objective"], rtol=1e-6)
+    np.testing.assert_allclose(injected.steps["learning_rate"], lr,
+                               rtol=1e-6)
+  assert cache.compiled == 1  # one 20-step chunk program for all four
+
+
+def test_values_the_code_cannot_trace_are_baked_in(get_workload):
+  w = get_workload("linreg_digits")
+  sub = loader.load("warmup_schedule")
+  cache = programs.ProgramCache()
+  hparams = {"peak_learning_rate": 0.1, "shape": "linear",
+             "warmup_fraction": 0.1, "horizon_fraction": 0.5}
+  result = runner.run(w, sub.spec(hparams, num_steps=20), max_steps=20,
+                      stop_at_target=False, progress=False, programs=cache)
+  spec = cache.resolve(w, sub.spec(hparams, num_steps=20), None, None, None)
+  # round(warmup_fraction · horizon) needs a Python number: baked in; the
+  # peak rate is only multiplied: a value.
+  assert set(spec.dynamic) == {"peak_learning_rate"}
+  assert {"warmup_fraction", "horizon_fraction"} <= set(spec.static)
+  assert result.steps["learning_rate"].iloc[1] > 0
