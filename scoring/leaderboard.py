@@ -48,6 +48,11 @@ class HardwareMismatchError(ValueError):
   """Runs from different hardware were asked to share a time-based score."""
 
 
+class SharedCoresError(HardwareMismatchError):
+  """Trials that ran at the same time on the same cores were asked for a
+  time-based score."""
+
+
 # ------------------------------------------------------------ loading ---
 
 def _is_run_dir(path: str) -> bool:
@@ -164,6 +169,11 @@ def load_trial(entry: dict[str, Any],
       "steps_run": status.get("steps_run"),
       "final_objective": _jsonio.to_float(status.get("final_objective")),
       "submission_time_s": _jsonio.to_float(status.get("submission_time_s")),
+      "cores": ",".join(map(str, (meta.get("worker") or {}).get("cores", ())))
+               or None,
+      "started_unix": _jsonio.to_float(
+          (status.get("owner") or {}).get("started_unix")),
+      "finished_unix": _jsonio.to_float(status.get("finished_unix")),
       **result,
       "run_dir": run_dir,
   }
@@ -287,6 +297,37 @@ def check_hardware(trials: pd.DataFrame, metric: str) -> dict[str, str]:
   return hardware
 
 
+def check_isolation(trials: pd.DataFrame, metric: str) -> None:
+  """Refuses time metrics from trials that overlapped in time on shared
+  cores (their clocks measured each other's load).
+
+  Trials that do not record their cores and times (recorded before workers
+  owned cores) are not checked.
+
+  Raises:
+    SharedCoresError: naming two such trials.
+  """
+  if metric in HARDWARE_INDEPENDENT:
+    return
+  known = trials.dropna(subset=["cores", "started_unix", "finished_unix"])
+  known = known.sort_values("started_unix")
+  rows = list(known.itertuples())
+  for i, a in enumerate(rows):
+    cores_a = set(a.cores.split(","))
+    for b in rows[i + 1:]:
+      if b.started_unix >= a.finished_unix:
+        break
+      if (a.hardware_id == b.hardware_id and
+          cores_a & set(b.cores.split(","))):
+        raise SharedCoresError(
+            f"{a.run_dir} and {b.run_dir} ran at the same time on shared "
+            f"cores ({sorted(cores_a & set(b.cores.split(',')))}), so their "
+            "times measured each other; time metrics are refused. Run trials "
+            "one at a time or on dedicated cores (edgeperf-sweep --jobs with "
+            "enough cores), or score hardware-independent metrics "
+            "(--hardware_independent).")
+
+
 def build(trials: pd.DataFrame, *, metric: str = "time",
           references: Sequence[str] = DEFAULT_REFERENCES,
           max_tau: float = profiles.MAX_TAU) -> Leaderboard:
@@ -301,6 +342,7 @@ def build(trials: pd.DataFrame, *, metric: str = "time",
                      f"{metric!r}")
   column = METRICS[metric][0]
   hardware = check_hardware(trials, metric)
+  check_isolation(trials, metric)
   notes = []
   scored = trials[trials["status"] != "incomplete"]
   if len(scored) < len(trials):

@@ -243,7 +243,7 @@ HW1 = {"backend": "cpu", "device_kind": "cpu", "device_count": 1,
 
 def _write_run(folder, *, workload, submission, objective, dt=0.1,
                status=None, hparams=None, hardware_id="aaaaaaaaaaaa",
-               target=1.0, step_flops=50.0):
+               target=1.0, step_flops=50.0, cores=None, span=None):
   os.makedirs(folder)
   n = len(objective)
   _steps(objective, [dt * (i + 1) for i in range(n)]).to_csv(
@@ -257,15 +257,19 @@ def _write_run(folder, *, workload, submission, objective, dt=0.1,
           "submission": {"name": submission, "path": "x"}, "seed": 0,
           "hparams": hparams or {}, "fingerprint": HW1,
           "hardware_id": hardware_id, "step_flops": step_flops}
+  if cores is not None:
+    meta["worker"] = {"executor": "local", "cores": cores}
   with open(os.path.join(folder, "meta.json"), "w") as f:
     json.dump(meta, f)
   if status is None:
     status = "target_reached" if min(objective) <= target else (
         "budget_exhausted")
   with open(os.path.join(folder, "status.json"), "w") as f:
+    times = {} if span is None else {"owner": {"started_unix": span[0]},
+                                     "finished_unix": span[1]}
     json.dump({"status": status, "message": "boom" if status == "error"
                else "", "final_objective": objective[-1],
-               "target_train_loss": target}, f)
+               "target_train_loss": target, **times}, f)
 
 
 def _make_runs(root, hardware_b="aaaaaaaaaaaa"):
@@ -357,3 +361,28 @@ def test_cli_writes_markdown_and_pngs(tmp_path):
   assert "boom" in text  # the failed trial is listed with its error
   for name in ("performance_profiles.png", "curves_w1.png", "curves_w2.png"):
     assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trials_sharing_cores_at_the_same_time_get_no_time_score(tmp_path):
+  _write_run(tmp_path / "a", workload="w", submission="A",
+             objective=[2.0, 0.9], cores=[0, 1], span=(100.0, 110.0))
+  _write_run(tmp_path / "b", workload="w", submission="B",
+             objective=[2.0, 0.9], cores=[1], span=(105.0, 120.0))
+  trials = leaderboard.load_trials([str(tmp_path)])
+  with pytest.raises(leaderboard.SharedCoresError, match="shared cores"):
+    leaderboard.build(trials, references=["A"])
+  # Steps to target do not depend on the clock: still scored.
+  assert leaderboard.build(trials, metric="steps", references=["A"]
+                           ).times.loc["B", "w"] == 2
+  # One after the other, or on disjoint cores at once: scored.
+  for name, cores, span in (("c", [1], (111.0, 130.0)),
+                            ("d", [0], (100.0, 120.0))):
+    root = tmp_path / name
+    root.mkdir()
+    _write_run(root / "a", workload="w", submission="A",
+               objective=[2.0, 0.9], cores=[0, 1] if name == "c" else [1],
+               span=(100.0, 110.0))
+    _write_run(root / "b", workload="w", submission="B",
+               objective=[2.0, 0.9], cores=cores, span=span)
+    leaderboard.build(leaderboard.load_trials([str(root)]),
+                      references=["A"])
