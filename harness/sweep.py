@@ -52,7 +52,7 @@ from edgeperf.submissions import search_space as search_space_lib
 
 SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 class SweepError(ValueError):
   """A sweep that cannot start; the message says what to change."""
@@ -90,8 +90,9 @@ class SweepRequest:
 def make_plan(request: SweepRequest) -> dict[str, Any]:
   """The sweep plan: the request and every trial, in run order.
 
-  Each trial: ``{"id", "workload", "submission" (as given), "name",
-  "ruleset", "study", "trial", "seed", "hparams", "run_dir" (relative to the
+  Each trial (:func:`trial_entry`): ``{"id", "workload", "submission" (as
+  given), "name", "ruleset", "study", "trial", "seed", "hparams", "size",
+  "batch_size", "max_steps", "eval_every", "run_dir" (relative to the
   sweep dir), "log"}``.
 
   Raises:
@@ -118,20 +119,34 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
       points = sampling.plan(space, num_trials=request.num_trials,
                              num_studies=request.num_studies,
                              seed=request.seed, method=request.sampler)
-      for p in points:
-        trial_id = f"{workload}/{name}/study_{p.study}/trial_{p.trial}"
-        trials.append({
-            "id": trial_id, "workload": workload, "submission": sub,
-            "name": name, "ruleset": space.ruleset, "study": p.study,
-            "trial": p.trial, "seed": p.seed, "hparams": p.hparams,
-            "run_dir": os.path.join("runs", loader.slug(workload), name,
-                                    f"study_{p.study}", f"trial_{p.trial}"),
-            "log": os.path.join(
-                "logs", f"{loader.slug(workload)}__{name}__s{p.study}_t{p.trial}"
-                ".log"),
-        })
+      trials += [trial_entry(
+          workload=workload, submission=sub, name=name,
+          ruleset=space.ruleset, study=p.study, trial=p.trial, seed=p.seed,
+          hparams=p.hparams, size=request.size,
+          batch_size=request.batch_size,
+          max_steps=request.max_steps_for(workload),
+          eval_every=request.eval_every) for p in points]
   return {"format": FORMAT_VERSION, "request": request.to_json(),
           "trials": trials}
+
+
+def trial_entry(*, workload: str, submission: str, name: str, ruleset: str,
+                study: int, trial: int, seed: int, hparams: Mapping[str, Any],
+                size: str | None = None, batch_size: int | None = None,
+                max_steps: int | None = None,
+                eval_every: int | None = None) -> dict[str, Any]:
+  """One trial of a plan, with where its run folder and log go."""
+  slug = loader.slug(workload)
+  return {
+      "id": f"{workload}/{name}/study_{study}/trial_{trial}",
+      "workload": workload, "submission": submission, "name": name,
+      "ruleset": ruleset, "study": study, "trial": trial, "seed": seed,
+      "hparams": dict(hparams), "size": size, "batch_size": batch_size,
+      "max_steps": max_steps, "eval_every": eval_every,
+      "run_dir": os.path.join("runs", slug, name, f"study_{study}",
+                              f"trial_{trial}"),
+      "log": os.path.join("logs", f"{slug}__{name}__s{study}_t{trial}.log"),
+  }
 
 
 COMPILATION_CACHE = ".jax_cache"
@@ -154,19 +169,14 @@ def _trial_env(sweep_dir: str) -> dict[str, str]:
   return env
 
 
-def trial_task(sweep_dir: str, trial: Mapping[str, Any],
-               request: SweepRequest) -> dict[str, Any]:
+def trial_task(sweep_dir: str, trial: Mapping[str, Any]) -> dict[str, Any]:
   """What a worker needs to run one trial of the plan (absolute paths)."""
-  return {
-      "id": trial["id"], "workload": trial["workload"],
-      "size": request.size, "batch_size": request.batch_size,
-      "submission": trial["submission"], "hparams": trial["hparams"],
-      "seed": trial["seed"],
-      "run_dir": os.path.abspath(os.path.join(sweep_dir, trial["run_dir"])),
-      "log": os.path.abspath(os.path.join(sweep_dir, trial["log"])),
-      "max_steps": request.max_steps_for(trial["workload"]),
-      "eval_every": request.eval_every,
-  }
+  task = {k: trial[k] for k in (
+      "id", "workload", "size", "batch_size", "submission", "hparams",
+      "seed", "max_steps", "eval_every")}
+  task["run_dir"] = os.path.abspath(os.path.join(sweep_dir, trial["run_dir"]))
+  task["log"] = os.path.abspath(os.path.join(sweep_dir, trial["log"]))
+  return task
 
 
 def record_crash(task: Mapping[str, Any], outcome: Mapping[str, Any]) -> None:
@@ -205,10 +215,14 @@ def _load_or_write_plan(sweep_dir: str, plan: dict[str, Any]) -> None:
     # Compare through JSON so tuples/lists and floats match what is stored.
     new = json.loads(json.dumps(_jsonio.to_jsonable(plan)))
     if old.get("request") != new["request"]:
+      before, after = old.get("request") or {}, new["request"]
+      differ = "; ".join(
+          f"{k}: {before.get(k)!r} there, {after.get(k)!r} now"
+          for k in sorted(set(before) | set(after))
+          if before.get(k) != after.get(k))
       raise SweepError(
-          f"{path} holds a different sweep (request {old.get('request')}); "
-          f"this one asks {new['request']}: use the same flags to resume, or "
-          "another --sweep_dir")
+          f"{path} holds a different sweep ({differ}): use the same flags to "
+          "resume, or another --sweep_dir")
     if old.get("trials") != new["trials"]:
       raise SweepError(
           f"{path}: same flags but different trials (a search_space.json "
@@ -217,11 +231,17 @@ def _load_or_write_plan(sweep_dir: str, plan: dict[str, Any]) -> None:
   _jsonio.atomic_write_json(path, plan)
 
 
-def run_sweep(sweep_dir: str, request: SweepRequest, *, jobs: int = 1,
-              timeout_s: float | None = None, progress: bool = True,
-              executor: executor_lib.Executor | None = None
+def run_sweep(sweep_dir: str, request: SweepRequest, **kwargs: Any
               ) -> list[dict[str, Any]]:
-  """Runs (or resumes) a sweep; returns one outcome per trial, plan order.
+  """Runs (or resumes) the sweep of ``request`` (:func:`run_plan`)."""
+  return run_plan(sweep_dir, make_plan(request), **kwargs)
+
+
+def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
+             timeout_s: float | None = None, progress: bool = True,
+             executor: executor_lib.Executor | None = None
+             ) -> list[dict[str, Any]]:
+  """Runs (or resumes) a plan; returns one outcome per trial, plan order.
 
   Each outcome: the trial's plan entry plus ``status``, ``message``,
   ``skipped`` (already done before this call) and, for trials run now, the
@@ -235,7 +255,6 @@ def run_sweep(sweep_dir: str, request: SweepRequest, *, jobs: int = 1,
   """
   import tqdm  # pylint: disable=g-import-not-at-top
 
-  plan = make_plan(request)
   os.makedirs(sweep_dir, exist_ok=True)
   with _locked(sweep_dir):
     _load_or_write_plan(sweep_dir, plan)
@@ -258,7 +277,7 @@ def run_sweep(sweep_dir: str, request: SweepRequest, *, jobs: int = 1,
         continue
       if os.path.exists(folder.path):
         shutil.rmtree(folder.path)  # a trial cut off half-way: again
-      task = trial_task(sweep_dir, trial, request)
+      task = trial_task(sweep_dir, trial)
       os.makedirs(os.path.dirname(task["log"]), exist_ok=True)
       with open(task["log"], "w") as log:
         log.write(f"# trial {trial['id']} on the {executor.name} "

@@ -267,6 +267,8 @@ class Leaderboard:
   hardware: dict[str, str]  # hardware_id → device description
   max_tau: float
   notes: list[str]
+  steps: pd.DataFrame | None = None  # steps to target, same shape (the
+  #   second clock, shown beside a time metric)
 
 
 def check_hardware(trials: pd.DataFrame, metric: str) -> dict[str, str]:
@@ -386,8 +388,11 @@ def build(trials: pd.DataFrame, *, metric: str = "time",
     speedups[spec] = profiles.speedups(both, spec).reindex(times.index)
     geomeans[spec] = profiles.geomean_speedup(both, spec).reindex(
         times.index)
+  steps = ttt.workload_times(scored, METRICS["steps"][0]).reindex(
+      index=scores.index, columns=times.columns)
   return Leaderboard(metric, trials, times.loc[scores.index], scores, prof,
-                     speedups, geomeans, unscored, hardware, max_tau, notes)
+                     speedups, geomeans, unscored, hardware, max_tau, notes,
+                     steps)
 
 
 def best_trials(trials: pd.DataFrame,
@@ -492,12 +497,23 @@ def to_markdown(lb: Leaderboard, *, title: str = "edgeperf leaderboard",
   out += [_table(header, rows), ""]
 
   if wl:
-    out += [f"## {name[0].upper() + name[1:]} per workload", ""]
+    both = lb.metric == "time" and lb.steps is not None
+    title = name[0].upper() + name[1:] + (" (steps)" if both else "")
+    out += [f"## {title} per workload", ""]
+    if both:
+      out += ["Both clocks: seconds of submission time to the target, and "
+              "in brackets the steps it took (∞: not reached).", ""]
     targets = trials.groupby("workload")["target"].first()
     header = ["submission"] + [f"{w} (target {targets.get(w, math.nan):.4g})"
                                for w in wl]
-    rows = [[f"`{s}`"] + [_fmt(lb.times.loc[s, w], lb.metric) for w in wl]
-            for s in lb.times.index]
+
+    def cell(s, w):
+      text = _fmt(lb.times.loc[s, w], lb.metric)
+      if both and math.isfinite(lb.times.loc[s, w]):
+        text += f" ({_fmt(lb.steps.loc[s, w], 'steps')})"
+      return text
+
+    rows = [[f"`{s}`"] + [cell(s, w) for w in wl] for s in lb.times.index]
     out += [_table(header, rows), ""]
     for r in refs:
       out += [f"## Speed-up vs `{r}` per workload", "",
