@@ -23,11 +23,6 @@ def _run(*args, env=None):
                         timeout=300, env=env)
 
 
-def _snapshot(folder):
-  """{file name: bytes} of every file in ``folder``."""
-  return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
 def _one_clear_line(proc):
   """The only stderr line of a refused command (no traceback), exit 1."""
   assert proc.returncode == 1, proc.stderr
@@ -84,11 +79,11 @@ def test_cli_a_mistyped_command_is_replaced_by_the_corrected_one(tmp_path):
 
 
 def test_cli_wrong_type_hyperparameters_are_one_line_and_touch_nothing(
-    tmp_path):
+    tmp_path, snapshot):
   out = tmp_path / "run"
   assert _run(*LINREG, '--hparams={"learning_rate": 0.1}',
               f"--output_dir={out}", "--max_steps=20").returncode == 0
-  before = _snapshot(out)
+  before = snapshot(out)
   for value in ('"fast"', '"0.1"', "[0.1]"):
     proc = _run(*LINREG, f'--hparams={{"learning_rate": {value}}}',
                 f"--output_dir={out}", "--max_steps=20")
@@ -96,7 +91,7 @@ def test_cli_wrong_type_hyperparameters_are_one_line_and_touch_nothing(
     assert line.startswith("edgeperf-run: learning_rate must be a number, "
                            f"got {json.loads(value)!r} (its values in ")
     assert "constant/search_space.json" in line
-    assert _snapshot(out) == before  # the finished run is untouched
+    assert snapshot(out) == before  # the finished run is untouched
 
 
 @pytest.mark.parametrize("data_dir", [None, "nowhere"])
@@ -112,25 +107,18 @@ def test_cli_tfds_without_prepared_data_is_one_true_line(tmp_path, data_dir):
   assert "already prepared" not in line
 
 
-def _steps_csv(rows):
-  lines = [",".join(rundir.STEP_COLUMNS)]
-  lines += [f"{i},{1.0 / (i + 1)!r},0.1,{0.01 * (i + 1)!r},0,0,0,0"
-            for i in range(rows)]
-  return "\n".join(lines) + "\n"
-
-
-def test_cli_moves_aside_a_run_it_cannot_read(tmp_path):
+def test_cli_moves_aside_a_run_it_cannot_read(tmp_path, snapshot, steps_csv):
   out = tmp_path / "run"
   out.mkdir()
-  (out / "steps.csv").write_text(_steps_csv(100))
+  (out / "steps.csv").write_text(steps_csv(100))
   (out / "status.json").write_text('{"status": "budget_exha')  # truncated
-  before = _snapshot(out)
+  before = snapshot(out)
   proc = _run(*LINREG, '--hparams={"learning_rate": 0.1}',
               f"--output_dir={out}", "--max_steps=50")
   assert proc.returncode == 0, proc.stderr
   (moved,) = [p for p in tmp_path.iterdir() if p != out]
   assert moved.name.startswith("run.unreadable-")
-  assert _snapshot(moved) == before  # the 100-row table is kept, intact
+  assert snapshot(moved) == before  # the 100-row table is kept, intact
   assert (f"edgeperf-run: {out / 'status.json'}: not valid JSON" in
           proc.stderr and f"moved aside, untouched, to {moved}" in
           proc.stderr)
