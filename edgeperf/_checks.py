@@ -74,6 +74,41 @@ def integer(name: str, x: Any, *, low: int | None = None) -> None:
     raise ValueError(f"{name} must be an int{bound}, got {x!r}")
 
 
+_KIND_WORDS = {"number": "a number", "int": "an int", "float": "a float",
+               "string": "a string", "bool": "a bool", "null": "null",
+               "list": "a list", "object": "an object"}
+
+
+def json_kind(x: Any) -> str:
+  """What ``x`` is, in JSON's words: ``bool``, ``int``, ``float``,
+  ``string``, ``null``, ``list`` or ``object`` (else its type's name)."""
+  if isinstance(x, (bool, np.bool_)):
+    return "bool"
+  if isinstance(x, (int, np.integer)):
+    return "int"
+  if isinstance(x, (float, np.floating)):
+    return "float"
+  for kind, types in (("string", str), ("null", type(None)),
+                      ("list", (list, tuple)), ("object", dict)):
+    if isinstance(x, types):
+      return kind
+  return type(x).__name__
+
+
+def of_kinds(name: str, x: Any, kinds: Iterable[str]) -> None:
+  """``x`` is of one of ``kinds`` (:func:`json_kind` names; ``number`` is an
+  int or a float), e.g. ``sigma must be a number or a string, got [1]``."""
+  kinds = set(kinds)
+  if "number" in kinds or {"int", "float"} <= kinds:
+    kinds = (kinds - {"int", "float"}) | {"number"}
+  if json_kind(x) in kinds or ("number" in kinds and json_kind(x) in (
+      "int", "float")):
+    return
+  words = [w for k, w in _KIND_WORDS.items() if k in kinds]
+  words += sorted(kinds - set(_KIND_WORDS))
+  raise ValueError(f"{name} must be {' or '.join(words)}, got {x!r}")
+
+
 def one_of(name: str, x: Any, choices: Iterable[Any]) -> None:
   """``x`` is one of ``choices``."""
   choices = tuple(choices)

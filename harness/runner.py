@@ -14,6 +14,12 @@ A run ends with one status (:func:`final_status`):
   * ``completed``: ran ``max_steps`` on a workload with no target set.
   * ``diverged``: a NaN or ±inf objective before the target (the run stops).
   * ``error``: an exception (message and traceback recorded, then re-raised).
+  * ``interrupted``: SIGINT or SIGTERM.  The run stops at the end of the
+    chunk under way, makes its tables final and raises
+    :class:`RunInterrupted`; a second signal stops it at once.
+A run that stopped (error, interrupted) before its first step says so in its
+message: the next run into its folder replaces it
+(:meth:`edgeperf.harness.rundir.RunDir.is_replaceable`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import dataclasses
 import datetime
 import math
 import os
+import signal
+import threading
 import time
 import traceback
 from typing import Any, Callable, Iterator, Mapping
@@ -107,6 +115,67 @@ def final_status(run: RunStatus, *, target: float | None, budget: int,
                          f"{key})")
   return "budget_exhausted", (f"step budget {budget} spent without reaching "
                               f"target {target:.6g}")
+
+
+class RunInterrupted(BaseException):
+  """A run stopped by SIGINT or SIGTERM (recorded as ``interrupted``).
+
+  A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except
+  Exception`` swallows the stop.
+  """
+
+  def __init__(self, signum: int, message: str = ""):
+    self.signum = signum
+    super().__init__(message or f"interrupted by {_signal_name(signum)}")
+
+
+def _signal_name(signum: int) -> str:
+  try:
+    return signal.Signals(signum).name
+  except ValueError:
+    return f"signal {signum}"
+
+
+class _StopSignals:
+  """SIGINT and SIGTERM during a run, turned into a stop at a safe point.
+
+  The first signal asks the loop to stop at its next chunk boundary
+  (:meth:`check` raises :class:`RunInterrupted` there), so the tables and
+  ``steps_run`` agree; a second signal raises at once.  Handlers are set only
+  in the main thread and not for a signal that is ignored, and the previous
+  ones come back on exit.
+  """
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self):
+    self.signum: int | None = None
+    self._previous: dict[int, Any] = {}
+
+  def __enter__(self) -> "_StopSignals":
+    if threading.current_thread() is threading.main_thread():
+      for signum in self.SIGNALS:
+        previous = signal.getsignal(signum)
+        if previous in (signal.SIG_IGN, None):
+          continue
+        self._previous[signum] = previous
+        signal.signal(signum, self._handle)
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    for signum, previous in self._previous.items():
+      signal.signal(signum, previous)
+
+  def _handle(self, signum: int, frame: Any) -> None:
+    del frame
+    if self.signum is not None:
+      raise RunInterrupted(signum)
+    self.signum = signum
+
+  def check(self) -> None:
+    """Raises :class:`RunInterrupted` if a stop was asked."""
+    if self.signum is not None:
+      raise RunInterrupted(self.signum)
 
 
 # ------------------------------------------------------------------ plan --
@@ -355,19 +424,24 @@ def run(workload: base.Workload,
   Returns:
     A :class:`RunResult`.  An exception inside the run is recorded as status
     ``error`` and re-raised.
+
+  Raises:
+    RunInterrupted: SIGINT or SIGTERM stopped the run (recorded as
+      ``interrupted``, tables final).
   """
   plan = RunPlan.make(workload, max_steps=max_steps, eval_every=eval_every,
                       chunk_mode=chunk_mode, diag_every=diag_every)
   folder = None if run_dir is None else rundir_lib.RunDir(run_dir)
-  with folder.owned() if folder else contextlib.nullcontext():
+  with _StopSignals() as stop, (
+      folder.owned() if folder else contextlib.nullcontext()):
     return _Run(workload, tuner, plan, seed=seed, folder=folder,
                 programs=programs or programs_lib.ProgramCache(),
                 worker=dict(worker or _this_process()),
                 diagnostics_fn=diagnostics_fn,
                 prepare_for_eval=prepare_for_eval,
-                stop_at_target=stop_at_target, progress=progress).execute(
-                    hparams=dict(hparams or {}),
-                    submission=dict(submission or {}))
+                stop_at_target=stop_at_target, progress=progress,
+                stop=stop).execute(hparams=dict(hparams or {}),
+                                   submission=dict(submission or {}))
 
 
 class _Run:
@@ -375,10 +449,10 @@ class _Run:
 
   def __init__(self, workload, tuner, plan: RunPlan, *, seed, folder,
                programs, worker, diagnostics_fn, prepare_for_eval,
-               stop_at_target, progress):
+               stop_at_target, progress, stop: _StopSignals):
     self.workload, self.tuner, self.plan = workload, tuner, plan
     self.seed, self.programs, self.worker = seed, programs, worker
-    self.folder = folder
+    self.folder, self.stop = folder, stop
     self.diagnostics_fn = diagnostics_fn
     self.prepare_for_eval = prepare_for_eval
     self.stop_at_target, self.progress = stop_at_target, progress
@@ -407,9 +481,18 @@ class _Run:
       self._setup(hparams, submission)
       self._loop()
     except BaseException as e:
-      self.status.status = "error"
-      self.status.message = f"{type(e).__name__}: {e}"
-      self.status.traceback = traceback.format_exc()
+      status = self.status
+      if isinstance(e, (RunInterrupted, KeyboardInterrupt)):
+        signum = getattr(e, "signum", signal.SIGINT)
+        status.status = rundir_lib.INTERRUPTED
+        status.message = (f"interrupted by {_signal_name(signum)} after "
+                          f"{status.steps_run} steps")
+      else:
+        status.status = rundir_lib.ERROR
+        status.message = f"{type(e).__name__}: {e}"
+        status.traceback = traceback.format_exc()
+      if status.steps_run == 0:
+        status.message += f" ({rundir_lib.REPLACEABLE_NOTE})"
       try:
         self.recorder.close()
         self.write_status()
@@ -502,30 +585,32 @@ class _Run:
 
   def _loop(self) -> None:
     status, plan = self.status, self.plan
+    self.stop.check()
     self._evaluate(0)
     self._diagnose(0)
-    bar = tqdm.tqdm(total=plan.total, desc=self.workload.name, unit="step",
-                    disable=not self.progress, leave=False,
-                    dynamic_ncols=True)
     loop_start = time.perf_counter()
-    for start, end in plan.chunks():
-      recs, elapsed = self.trainer.run_chunk(start, end)
-      finite = self._record_chunk(start, recs, elapsed)
-      status.compile_time_s = self.trainer.compile_s
-      bar.update(status.steps_run - start)
-      bar.set_postfix(loss=f"{self.recorder.last_objective():.4g}",
-                      lr=f"{self.recorder.rows['steps'][-1]['learning_rate']:.3g}")
-      if not finite:
-        break
-      self._evaluate(end)
-      self._diagnose(end)
-      self.write_status()
-      if status.target_step is not None and self.stop_at_target:
-        break
-      if self.clock >= self.workload.time_budget_s:
-        status.stopped_by_time = True
-        break
-    bar.close()
+    with tqdm.tqdm(total=plan.total, desc=self.workload.name, unit="step",
+                   disable=not self.progress, leave=False,
+                   dynamic_ncols=True) as bar:
+      for start, end in plan.chunks():
+        self.stop.check()  # between chunks: tables and status agree
+        recs, elapsed = self.trainer.run_chunk(start, end)
+        finite = self._record_chunk(start, recs, elapsed)
+        status.compile_time_s = self.trainer.compile_s
+        bar.update(status.steps_run - start)
+        bar.set_postfix(
+            loss=f"{self.recorder.last_objective():.4g}",
+            lr=f"{self.recorder.rows['steps'][-1]['learning_rate']:.3g}")
+        if not finite:
+          break
+        self._evaluate(end)
+        self._diagnose(end)
+        self.write_status()
+        if status.target_step is not None and self.stop_at_target:
+          break
+        if self.clock >= self.workload.time_budget_s:
+          status.stopped_by_time = True
+          break
     status.loop_wall_s = (time.perf_counter() - loop_start -
                           status.compile_time_s)
     status.status, status.message = final_status(

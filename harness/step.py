@@ -65,7 +65,7 @@ def as_spec(tuner: Any) -> loader.TunerSpec:
 
 
 def make_train_step(workload: base.Workload, tuner: Any) -> StepFn:
-  """Returns the (un-jitted) step ``(params, opt_state, batch, hp,
+  """Returns the (un-jitted) step ``(params, opt_state, batch, hp=None,
   refresh=False) -> (params, opt_state, record)`` of a tuner on
   ``workload``'s objective.
 
@@ -80,7 +80,7 @@ def make_train_step(workload: base.Workload, tuner: Any) -> StepFn:
   built = spec.build()
   cost = dict(built.refresh_cost) if api.is_refreshing(built) else {}
 
-  def step(params, opt_state, batch, hp, refresh=False):
+  def step(params, opt_state, batch, hp=None, refresh=False):
     def value_fn(p):
       return workload.loss(p, batch)
 

@@ -43,6 +43,7 @@ import statistics
 import threading
 from typing import Any, Iterator, Mapping, Sequence
 
+from edgeperf import _checks
 from edgeperf import _jsonio
 from edgeperf.harness import executor as executor_lib
 from edgeperf.harness import rundir as rundir_lib
@@ -51,6 +52,7 @@ from edgeperf.submissions import loader
 from edgeperf.submissions import search_space as search_space_lib
 
 SWEEP_FILE = "sweep.json"
+RETRIED_TAG = ".retried-"
 LOCK_FILE = ".sweep.lock"
 FORMAT_VERSION = 2
 
@@ -86,6 +88,43 @@ class SweepRequest:
     """The step budget of a trial on ``workload``."""
     return dict(self.workload_max_steps).get(workload, self.max_steps)
 
+  def check(self) -> None:
+    """Validates the whole request before anything runs.
+
+    Raises:
+      SweepError: naming every setting that is wrong and what is expected.
+    """
+    from edgeperf.workloads import registry  # pylint: disable=g-import-not-at-top
+    problems = []
+
+    def check(fn, *args, **kwargs):
+      try:
+        fn(*args, **kwargs)
+      except ValueError as e:
+        problems.append(str(e))
+
+    if not self.workloads or not self.submissions:
+      problems.append("a sweep needs at least one workload and one "
+                      "submission")
+    for w in self.workloads:
+      check(_checks.one_of, "workload", w, registry.names())
+    check(_checks.integer, "num_trials", self.num_trials, low=1)
+    check(_checks.integer, "num_studies", self.num_studies, low=1)
+    check(_checks.integer, "seed", self.seed)
+    check(_checks.one_of, "sampler", self.sampler, sampling.METHODS)
+    if self.size is not None:
+      check(_checks.one_of, "size", self.size, registry.SIZES)
+    for name in ("batch_size", "max_steps", "eval_every"):
+      if getattr(self, name) is not None:
+        check(_checks.integer, name, getattr(self, name), low=1)
+    for w, steps in self.workload_max_steps:
+      if w not in self.workloads:
+        problems.append(f"workload_max_steps names {w!r}, which is not one "
+                        f"of the sweep's workloads {list(self.workloads)}")
+      check(_checks.integer, f"workload_max_steps[{w}]", steps, low=1)
+    if problems:
+      raise SweepError("; ".join(problems))
+
 
 def make_plan(request: SweepRequest) -> dict[str, Any]:
   """The sweep plan: the request and every trial, in run order.
@@ -99,8 +138,7 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
     SweepError: an unknown submission, a duplicate name, a malformed search
       space.
   """
-  if not request.workloads or not request.submissions:
-    raise SweepError("a sweep needs at least one workload and one submission")
+  request.check()
   try:
     # Found without importing the submissions: an import that fails is a
     # trial failure, not a sweep failure.
@@ -239,8 +277,8 @@ def run_sweep(sweep_dir: str, request: SweepRequest, **kwargs: Any
 
 def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
              timeout_s: float | None = None, progress: bool = True,
-             executor: executor_lib.Executor | None = None
-             ) -> list[dict[str, Any]]:
+             executor: executor_lib.Executor | None = None,
+             retry_errors: bool = False) -> list[dict[str, Any]]:
   """Runs (or resumes) a plan; returns one outcome per trial, plan order.
 
   Each outcome: the trial's plan entry plus ``status``, ``message``,
@@ -252,6 +290,8 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
       given.
     timeout_s: per-trial wall-time limit of the local executor.
     executor: where trials run (default: a :class:`LocalExecutor`).
+    retry_errors: run again the trials that ended in ``error``; their old
+      run folders are moved aside (``<run_dir>.retried-<time>``), not lost.
   """
   import tqdm  # pylint: disable=g-import-not-at-top
 
@@ -270,13 +310,12 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
     tasks, index = [], {}
     for i, trial in enumerate(trials):
       folder = rundir_lib.RunDir(os.path.join(sweep_dir, trial["run_dir"]))
-      if folder.is_final():
-        status = folder.status()
+      status = folder.status() if folder.is_final() else None
+      if status is not None and not _reruns(status, retry_errors):
         outcomes[i] = dict(trial, status=status.get("status"),
                            message=status.get("message", ""), skipped=True)
         continue
-      if os.path.exists(folder.path):
-        shutil.rmtree(folder.path)  # a trial cut off half-way: again
+      _clear(folder, status)
       task = trial_task(sweep_dir, trial)
       os.makedirs(os.path.dirname(task["log"]), exist_ok=True)
       with open(task["log"], "w") as log:
@@ -314,6 +353,28 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
     finally:
       bar.close()
   return outcomes  # type: ignore[return-value]
+
+
+def _reruns(status: Mapping[str, Any], retry_errors: bool) -> bool:
+  """Whether a finished trial runs again: interrupted ones always (a
+  scheduler stopped them), failed ones when asked."""
+  return (status.get("status") == rundir_lib.INTERRUPTED or
+          (retry_errors and status.get("status") == rundir_lib.ERROR))
+
+
+def _clear(folder: rundir_lib.RunDir,
+           status: Mapping[str, Any] | None) -> None:
+  """Frees a trial's folder for its next run without losing a result:
+  a stopped or unreadable run is moved aside; only a run cut off half-way
+  (``.partial`` tables, nothing complete) is deleted."""
+  if not os.path.exists(folder.path):
+    return
+  if status is not None:
+    folder.quarantine(RETRIED_TAG)
+  elif folder.unreadable() is not None:
+    folder.quarantine()
+  else:
+    shutil.rmtree(folder.path)
 
 
 def fixed_costs(outcomes: Sequence[dict[str, Any]]) -> list[float]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
@@ -42,6 +43,8 @@ METRICS = {
 }
 HARDWARE_INDEPENDENT = ("steps", "flops", "evals")
 DEFAULT_REFERENCES = ("constant", "warmup_schedule[shape=cosine]")
+
+_log = logging.getLogger(__name__)
 
 
 class HardwareMismatchError(ValueError):
@@ -116,49 +119,63 @@ def workload_label(workload: Mapping[str, Any]) -> str:
   return f"{name}/{size}/" + (f"b{bs}" if bs else "full")
 
 
-def load_trial(entry: dict[str, Any],
-               targets: Mapping[str, float] | None = None) -> dict[str, Any]:
-  """One row of the trials table from a run dir (see :func:`load_trials`)."""
-  run_dir = entry["run_dir"]
-  folder = rundir_lib.RunDir(run_dir)
+INCOMPLETE, UNREADABLE = "incomplete", "unreadable"
+UNSCORED = (INCOMPLETE, UNREADABLE)
+"""Trial statuses that are not scored: no final status yet, or a file that
+cannot be read."""
+_CONTENT_ERRORS = (ValueError, KeyError, TypeError, AttributeError,
+                   IndexError)
+"""What reading a trial with a malformed file raises (RunDirError is a
+ValueError)."""
+
+
+_COLUMNS = ("workload", "submission", "study", "trial", "seed", "hparams",
+            "status", "message", "failed", "hardware_id", "device", "regime",
+            "target", "step_flops", "steps_run", "final_objective",
+            "submission_time_s", "cores", "started_unix", "finished_unix",
+            "reached", "time_to_target",
+            "steps_to_target", "flops_to_target", "evals_to_target",
+            "run_dir")
+"""The trials table's columns, in order (:func:`load_trials`)."""
+
+
+def _read_trial(entry: dict[str, Any],
+                targets: Mapping[str, float] | None) -> dict[str, Any]:
+  """The trial's row from its files and ``entry`` (raises if unreadable)."""
+  folder = rundir_lib.RunDir(entry["run_dir"])
   meta = folder.meta() or {}
   status = folder.status() or {}
   workload = meta.get("workload") or {}
   state = status.get("status")
   if state not in rundir_lib.FINAL_STATUSES:
-    state = "incomplete"  # no run yet, or a run cut off: not scored
+    state = INCOMPLETE  # no run yet, or a run cut off: not scored
   target = workload.get("target_train_loss", status.get("target_train_loss"))
   target = None if target is None else _jsonio.to_float(target)
   label = workload_label(workload) if workload else entry.get("workload")
   if targets and label in targets:
     target = float(targets[label])
-  steps = folder.table("steps")
-  evals = folder.table("evals")
-  mini = workload.get("regime") == "mini_batch"
   result = ttt.trial_to_target(
-      steps, target, status=state, evals=evals, mini_batch=mini,
+      folder.table("steps"), target, status=state,
+      evals=folder.table("evals"),
+      mini_batch=workload.get("regime") == "mini_batch",
       step_flops=meta.get("step_flops"),
       window=int(meta.get("reach_window", 1)))
-  if state == "incomplete":
+  if state == INCOMPLETE:
     result = {k: math.nan for k in result}
     result["reached"] = False
-  submission = entry.get("submission") or (meta.get("submission") or {}).get(
-      "name")
   fp = meta.get("fingerprint") or {}
   hparams = entry.get("hparams")
   if hparams is None:
     hparams = meta.get("hparams") or {}
   return {
       "workload": label,
-      "submission": submission,
-      "study": entry["study"] if entry.get("study") is not None else 0,
-      "trial": entry.get("trial"),
+      "submission": entry.get("submission") or (
+          meta.get("submission") or {}).get("name"),
       "seed": entry["seed"] if entry.get("seed") is not None else meta.get(
           "seed"),
       "hparams": json.dumps(hparams, sort_keys=True),
       "status": state,
       "message": status.get("message", ""),
-      "failed": state == "error",
       "hardware_id": meta.get("hardware_id"),
       "device": (f"{fp.get('device_kind', '?')} ×{fp.get('device_count', '?')}"
                  f", {fp.get('cpu_model', '?')} ({fp.get('cpu_count', '?')} "
@@ -175,8 +192,32 @@ def load_trial(entry: dict[str, Any],
           (status.get("owner") or {}).get("started_unix")),
       "finished_unix": _jsonio.to_float(status.get("finished_unix")),
       **result,
-      "run_dir": run_dir,
   }
+
+
+def load_trial(entry: dict[str, Any],
+               targets: Mapping[str, float] | None = None) -> dict[str, Any]:
+  """One row of the trials table from a run dir (see :func:`load_trials`).
+
+  A trial with a file that cannot be read (truncated, corrupt, or not what
+  a run writes) gets status ``unreadable`` and, as its message, what is
+  wrong with which file (also logged as a warning); it is not scored.
+  """
+  try:
+    row = _read_trial(entry, targets)
+  except _CONTENT_ERRORS as e:
+    why = str(e) if isinstance(e, rundir_lib.RunDirError) else (
+        f"{entry['run_dir']}: a file does not hold what a run writes "
+        f"({type(e).__name__}: {e})")
+    _log.warning("unreadable trial, not scored: %s", why)
+    row = {"workload": entry.get("workload"),
+           "submission": entry.get("submission"), "seed": entry.get("seed"),
+           "hparams": json.dumps(entry.get("hparams") or {}, sort_keys=True),
+           "status": UNREADABLE, "message": why, "reached": False}
+  row.update(study=entry["study"] if entry.get("study") is not None else 0,
+             trial=entry.get("trial"), run_dir=entry["run_dir"],
+             failed=row["status"] in rundir_lib.STOPPED_STATUSES)
+  return {c: row.get(c, math.nan) for c in _COLUMNS}
 
 
 def load_trials(paths: Iterable[str],
@@ -188,7 +229,9 @@ def load_trials(paths: Iterable[str],
   time-to-target is computed from the steps table, so any target works).
 
   Columns: workload, submission, study, trial, seed, hparams (JSON), status
-  (a final status or ``incomplete``), message, failed (status error),
+  (a final status, ``incomplete`` or ``unreadable``), message (for an
+  unreadable trial: the file and what is wrong), failed (status error or
+  interrupted),
   hardware_id, device, regime, target, step_flops, steps_run,
   final_objective, submission_time_s, reached, time_to_target,
   steps_to_target, flops_to_target, evals_to_target, run_dir.  Trials of a
@@ -202,7 +245,8 @@ def load_trials(paths: Iterable[str],
   df = pd.DataFrame(rows)
   missing = df["trial"].isna()
   if missing.any():
-    numbers = df[missing].groupby(["workload", "submission"]).cumcount()
+    numbers = df[missing].groupby(["workload", "submission"],
+                                  dropna=False).cumcount()
     df.loc[missing, "trial"] = numbers
   df["trial"] = df["trial"].astype(int)
   df["study"] = df["study"].astype(int)
@@ -346,10 +390,12 @@ def build(trials: pd.DataFrame, *, metric: str = "time",
   hardware = check_hardware(trials, metric)
   check_isolation(trials, metric)
   notes = []
-  scored = trials[trials["status"] != "incomplete"]
-  if len(scored) < len(trials):
-    notes.append(f"{len(trials) - len(scored)} trial(s) incomplete (no "
-                 "final status): not scored")
+  scored = trials[~trials["status"].isin(UNSCORED)]
+  for state, why in ((INCOMPLETE, "no final status"),
+                     (UNREADABLE, "a file cannot be read; listed below")):
+    count = int((trials["status"] == state).sum())
+    if count:
+      notes.append(f"{count} trial(s) {state} ({why}): not scored")
   if metric == "flops" and scored["step_flops"].isna().any():
     notes.append("some trials have no static step FLOPs: their FLOPs to "
                  "target are unknown (not scored)")
@@ -400,7 +446,7 @@ def best_trials(trials: pd.DataFrame,
   """Each (workload, submission)'s best trial: the smallest ``metric`` to
   target, ties and ∞ broken by the lowest final objective."""
   column = METRICS[metric][0]
-  df = trials[trials["status"] != "incomplete"].copy()
+  df = trials[~trials["status"].isin(UNSCORED)].copy()
   df["_key"] = df[column].fillna(math.inf)
   df["_obj"] = df["final_objective"].where(
       np.isfinite(df["final_objective"].astype(float)), math.inf)
@@ -535,6 +581,12 @@ def to_markdown(lb: Leaderboard, *, title: str = "edgeperf leaderboard",
             for r in failed.itertuples()]
     out += [_table(["workload", "submission", "study", "trial", "hparams",
                     "error"], rows), ""]
+  unreadable = trials[trials["status"] == UNREADABLE]
+  if not unreadable.empty:
+    out += ["## Unreadable trials (not scored)", "",
+            _table(["run", "what cannot be read"],
+                   [[f"`{r.run_dir}`", r.message]
+                    for r in unreadable.itertuples()]), ""]
   if lb.unscored_workloads:
     out += [f"Unscored workloads: {', '.join(lb.unscored_workloads)}.", ""]
   if plots:

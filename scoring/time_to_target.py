@@ -9,8 +9,8 @@ Definitions (AlgoPerf's, with the train objective as the target metric):
   ``time_s_i``, the cumulative submission time at the end of that step; its
   steps-to-target is ``i + 1`` (steps executed up to and including it).  A
   trial that never reaches it, that diverges first (a non-finite objective
-  earlier), or that ended in ``error`` has time-, steps- and cost-to-target
-  ∞.
+  earlier), or that ended in ``error`` or ``interrupted`` has time-, steps-
+  and cost-to-target ∞.
 * Mini-batch regimes: the per-step objective is a mini-batch estimate, so the
   target is read from the evaluations table's full ``train_objective``
   instead (the first evaluation ≤ target, at its ``time_s``; an evaluation
@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from edgeperf.harness import reach
+from edgeperf.harness import rundir
 
 INF = math.inf
 
@@ -56,7 +57,7 @@ def trial_to_target(steps: pd.DataFrame | None, target: float | None, *,
       eval counters); None or empty when the run produced none.
     target: the workload's target train objective; None gives NaN results
       (no target to reach, the trial cannot be scored).
-    status: the run's final status; ``error`` gives ∞.
+    status: the run's final status; ``error`` and ``interrupted`` give ∞.
     evals: the run's ``evals.csv`` (used for mini-batch regimes).
     mini_batch: read the target from ``evals.train_objective``.
     step_flops: FLOPs of one compiled step, or None.
@@ -73,7 +74,7 @@ def trial_to_target(steps: pd.DataFrame | None, target: float | None, *,
                 flops_to_target=nan, evals_to_target=nan)
   never = dict(reached=False, time_to_target=INF, steps_to_target=INF,
                flops_to_target=INF, evals_to_target=INF)
-  if status == "error":
+  if status in rundir.STOPPED_STATUSES:
     return never
   trace, column = ((evals, "train_objective") if mini_batch else
                    (steps, "objective"))

@@ -14,10 +14,13 @@ import importlib.util
 import inspect
 import os
 import re
+import types
+import typing
 from typing import Any, Callable, Mapping
 
 import optax
 
+from edgeperf import _checks
 from edgeperf.submissions import api
 from edgeperf.submissions import search_space as search_space_lib
 
@@ -102,7 +105,13 @@ class Submission:
 
   def resolve(self, hparams: Mapping[str, Any] | None = None, *,
               num_steps: int | None = None) -> dict[str, Any]:
-    """The hyperparameters ``make_tuner`` will be called with.
+    """The hyperparameters ``make_tuner`` will be called with, checked.
+
+    Every value is checked against its ``search_space.json`` entry (a finite
+    set: a value of the same type as its values, numbers being numbers; a
+    range: a number in [min, max]) and against ``make_tuner``'s annotation
+    (``float``, ``int``, ``str``, ``bool``, ``None``, unions, ``Literal``;
+    others are not checked).
 
     Args:
       hparams: hyperparameters; search-space fixed values fill the rest.
@@ -111,16 +120,25 @@ class Submission:
         ``hparams`` sets it explicitly.
 
     Raises:
-      SubmissionError: unknown or missing hyperparameters.
+      SubmissionError: unknown, missing or wrong-typed hyperparameters (the
+        message names the hyperparameter, the value, what is expected and
+        the file that expects it), or a search-space hyperparameter that
+        ``make_tuner`` does not accept (naming search_space.json).
     """
-    merged = {**self.search_space.defaults(), **dict(hparams or {})}
+    given = dict(hparams or {})
+    merged = {**self.search_space.defaults(), **given}
     params = inspect.signature(self.make_tuner).parameters
-    if (num_steps is not None and HORIZON in params and
-        HORIZON not in (hparams or {})):
+    if num_steps is not None and HORIZON in params and HORIZON not in given:
       merged[HORIZON] = int(num_steps)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     accepted = [n for n, p in params.items()
                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    stray = [n for n in self.search_space.names if n not in accepted]
+    if stray and not takes_kwargs:
+      raise SubmissionError(
+          f"{self.search_space.source}: hyperparameter(s) {stray} are not "
+          f"arguments of {ENTRY_POINT} in {self.path}; it accepts "
+          f"{accepted}")
     unknown = sorted(set(merged) - set(accepted))
     if unknown and not takes_kwargs:
       raise SubmissionError(
@@ -134,7 +152,60 @@ class Submission:
       raise SubmissionError(
           f"{self.path}: missing required hyperparameter(s) {missing}; give "
           "them in the hparams or fix them in search_space.json")
+    space = {h.name: h for h in self.search_space.hyperparameters}
+    hints = _type_hints(self.make_tuner)
+    for name, value in merged.items():
+      if name in given and name in space:
+        self._check_in_space(space[name], value)
+      if name in params:
+        fixed = name not in given and name in space
+        self._check_annotation(name, value, params[name],
+                               hints.get(name, inspect.Parameter.empty),
+                               fixed=fixed)
     return merged
+
+  def _check_in_space(self, hp: search_space_lib.Hyperparameter,
+                      value: Any) -> None:
+    """``value`` fits ``hp``: of its values' types, or in its range.
+
+    A null among the values allows null; a set of nulls only (an unset
+    default) leaves the type to ``make_tuner``'s annotation.
+    """
+    source = self.search_space.source
+    try:
+      if not hp.is_finite:
+        where = f"its range in {source}"
+        # 1e-9 relative slack: a log-scale sample's rounding at the ends.
+        _checks.number(hp.name, value, low=hp.low - 1e-9 * abs(hp.low),
+                       high=hp.high + 1e-9 * abs(hp.high))
+        return
+      shown = [repr(v) for v in hp.values]
+      if len(shown) > 6:
+        shown = shown[:3] + ["..."] + shown[-2:]
+      where = f"its values in {source}: {', '.join(shown)}"
+      kinds = {_value_kind(v) for v in hp.values}
+      if kinds != {"null"}:
+        _checks.of_kinds(hp.name, value, kinds)
+    except ValueError as e:
+      raise SubmissionError(f"{e} ({where})") from None
+
+  def _check_annotation(self, name: str, value: Any,
+                        param: inspect.Parameter, hint: Any, *,
+                        fixed: bool) -> None:
+    """``value`` fits ``make_tuner``'s annotation of ``name``, if any."""
+    kinds = _annotation_kinds(hint)
+    if kinds is None:
+      return
+    try:
+      _checks.of_kinds(name, value, kinds)
+    except ValueError as e:
+      annotation = (param.annotation if isinstance(param.annotation, str)
+                    else inspect.formatannotation(param.annotation))
+      source = (f"its fixed value in {self.search_space.source}; "
+                if fixed else "")
+      raise SubmissionError(
+          f"{e} ({source}{ENTRY_POINT} in {self.path} takes {name}: "
+          f"{annotation})") from None
 
   def build(
       self, hparams: Mapping[str, Any] | None = None, *,
@@ -208,6 +279,39 @@ class TunerSpec:
     return (self.factory, tuple(sorted(
         (k, repr(v)) for k, v in self.static.items())),
             tuple(sorted(self.dynamic)))
+
+
+def _value_kind(value: Any) -> str:
+  """A search-space value's kind, ints and floats both ``number``."""
+  kind = _checks.json_kind(value)
+  return "number" if kind in ("int", "float") else kind
+
+
+_ANNOTATION_KINDS = {bool: {"bool"}, int: {"int"}, float: {"number"},
+                     str: {"string"}, type(None): {"null"}, list: {"list"},
+                     tuple: {"list"}, dict: {"object"}}
+
+
+def _annotation_kinds(annotation: Any) -> set[str] | None:
+  """The JSON kinds a type annotation admits, or None when not checked."""
+  origin = typing.get_origin(annotation)
+  if origin in (typing.Union, types.UnionType):
+    parts = [_annotation_kinds(a) for a in typing.get_args(annotation)]
+    return None if None in parts else set().union(*parts)
+  if origin is typing.Literal:
+    return {_value_kind(a) for a in typing.get_args(annotation)}
+  try:
+    return _ANNOTATION_KINDS.get(origin or annotation)
+  except TypeError:  # unhashable annotation
+    return None
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+  """``fn``'s annotations, evaluated; {} when they cannot be."""
+  try:
+    return typing.get_type_hints(fn)
+  except Exception:  # pylint: disable=broad-except  # any user annotation
+    return {}
 
 
 def _module_from_file(path: str, name: str) -> Any:

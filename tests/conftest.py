@@ -6,6 +6,7 @@ import functools
 import pytest
 
 from edgeperf import workloads
+from edgeperf.harness import rundir
 
 
 @functools.cache
@@ -17,3 +18,29 @@ def _cached_workload(name: str, size: str = "small", batch_size=None):
 def get_workload():
   """``get_workload(name, size="small", batch_size=None)``, cached."""
   return _cached_workload
+
+
+def _snapshot(folder):
+  """{file name: bytes} of every file in ``folder``."""
+  return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _steps_csv(rows):
+  """A complete ``steps.csv`` of ``rows`` made-up steps, as text."""
+  lines = [",".join(rundir.STEP_COLUMNS)]
+  lines += [f"{i},{1.0 / (i + 1)!r},0.1,{0.01 * (i + 1)!r},0,0,0,0"
+            for i in range(rows)]
+  return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def snapshot():
+  """``snapshot(folder)``: {file name: bytes} of the files in ``folder``, to
+  check that nothing was lost or altered."""
+  return _snapshot
+
+
+@pytest.fixture
+def steps_csv():
+  """``steps_csv(rows)``: the text of a complete ``steps.csv``."""
+  return _steps_csv

@@ -1,16 +1,35 @@
 """``edgeperf-run`` end to end, in a subprocess (as a sweep calls it)."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 
 import pandas as pd
+import pytest
+
+from edgeperf.harness import rundir
+
+COMMAND = [sys.executable, "-m", "edgeperf.harness.cli.run"]
+LINREG = ("--workload=linreg_digits", "--submission=constant",
+          "--noprogress")
 
 
-def _run(*args):
-  return subprocess.run(
-      [sys.executable, "-m", "edgeperf.harness.cli.run", *args],
-      capture_output=True, text=True, timeout=300)
+def _run(*args, env=None):
+  return subprocess.run([*COMMAND, *args], capture_output=True, text=True,
+                        timeout=300, env=env)
+
+
+def _one_clear_line(proc):
+  """The only stderr line of a refused command (no traceback), exit 1."""
+  assert proc.returncode == 1, proc.stderr
+  assert "Traceback" not in proc.stderr, proc.stderr
+  lines = proc.stderr.strip().splitlines()
+  assert len(lines) == 1, proc.stderr
+  return lines[0]
 
 
 def test_cli_run_writes_a_complete_run(tmp_path):
@@ -41,3 +60,127 @@ def test_cli_bad_hyperparameter_is_an_error_with_status(tmp_path):
 def test_cli_missing_flags(tmp_path):
   proc = _run("--workload=linreg_digits")
   assert proc.returncode == 2 and "--submission" in proc.stderr
+
+
+def test_cli_a_mistyped_command_is_replaced_by_the_corrected_one(tmp_path):
+  out = tmp_path / "run"
+  proc = _run("--workload=linreg_digit", "--submission=constant",
+              '--hparams={"learning_rate": 0.1}', f"--output_dir={out}",
+              "--noprogress")
+  assert "unknown workload 'linreg_digit'" in _one_clear_line(proc)
+  status = json.load(open(out / "status.json"))
+  assert status["status"] == "error" and status["steps_run"] == 0
+  assert rundir.REPLACEABLE_NOTE in status["message"]
+  proc = _run(*LINREG, '--hparams={"learning_rate": 0.1}',
+              f"--output_dir={out}", "--max_steps=20")
+  assert proc.returncode == 0, proc.stderr
+  assert json.load(open(out / "status.json"))["steps_run"] == 20
+  assert len(pd.read_csv(out / "steps.csv")) == 20
+
+
+def test_cli_wrong_type_hyperparameters_are_one_line_and_touch_nothing(
+    tmp_path, snapshot):
+  out = tmp_path / "run"
+  assert _run(*LINREG, '--hparams={"learning_rate": 0.1}',
+              f"--output_dir={out}", "--max_steps=20").returncode == 0
+  before = snapshot(out)
+  for value in ('"fast"', '"0.1"', "[0.1]"):
+    proc = _run(*LINREG, f'--hparams={{"learning_rate": {value}}}',
+                f"--output_dir={out}", "--max_steps=20")
+    line = _one_clear_line(proc)
+    assert line.startswith("edgeperf-run: learning_rate must be a number, "
+                           f"got {json.loads(value)!r} (its values in ")
+    assert "constant/search_space.json" in line
+    assert snapshot(out) == before  # the finished run is untouched
+
+
+@pytest.mark.parametrize("data_dir", [None, "nowhere"])
+def test_cli_tfds_without_prepared_data_is_one_true_line(tmp_path, data_dir):
+  env = dict(os.environ, TFDS_DATA_DIR=str(tmp_path / "tensorflow_datasets"))
+  flags = [f"--data_dir={tmp_path / data_dir}"] if data_dir else []
+  proc = _run("--workload=mlp_mnist_tfds", "--submission=constant",
+              '--hparams={"learning_rate": 0.1}', *flags,
+              f"--output_dir={tmp_path / 'run'}", "--noprogress", env=env)
+  line = _one_clear_line(proc)
+  missing = str(tmp_path / (data_dir or "tensorflow_datasets"))
+  assert f"data_dir {missing!r}" in line and "does not exist" in line
+  assert "already prepared" not in line
+
+
+def test_cli_moves_aside_a_run_it_cannot_read(tmp_path, snapshot, steps_csv):
+  out = tmp_path / "run"
+  out.mkdir()
+  (out / "steps.csv").write_text(steps_csv(100))
+  (out / "status.json").write_text('{"status": "budget_exha')  # truncated
+  before = snapshot(out)
+  proc = _run(*LINREG, '--hparams={"learning_rate": 0.1}',
+              f"--output_dir={out}", "--max_steps=50")
+  assert proc.returncode == 0, proc.stderr
+  (moved,) = [p for p in tmp_path.iterdir() if p != out]
+  assert moved.name.startswith("run.unreadable-")
+  assert snapshot(moved) == before  # the 100-row table is kept, intact
+  assert (f"edgeperf-run: {out / 'status.json'}: not valid JSON" in
+          proc.stderr and f"moved aside, untouched, to {moved}" in
+          proc.stderr)
+  assert len(pd.read_csv(out / "steps.csv")) == 50
+
+
+SLOW = """
+import time
+
+import jax
+import optax
+
+from edgeperf.submissions.constant import submission as constant
+
+
+def _sleep():
+  time.sleep(0.02)
+
+
+def make_tuner(*, learning_rate: float):
+  def update(updates, state, params=None, **extra):
+    jax.debug.callback(_sleep)
+    return updates, state
+
+  slow = optax.GradientTransformationExtraArgs(
+      lambda params: optax.EmptyState(), update)
+  return optax.chain(slow, constant.make_tuner(learning_rate=learning_rate))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_signal_mid_run_records_interrupted(tmp_path, signum):
+  sub = tmp_path / "slow"
+  sub.mkdir()
+  (sub / "submission.py").write_text(textwrap.dedent(SLOW))
+  (sub / "search_space.json").write_text(
+      '{"hyperparameters": {"learning_rate": {"values": [0.1]}}}')
+  out = tmp_path / "run"
+  proc = subprocess.Popen(
+      [*COMMAND, "--workload=linreg_digits", f"--submission={sub}",
+       '--hparams={"learning_rate": 0.1}', f"--output_dir={out}",
+       "--max_steps=200", "--eval_every=10", "--noprogress"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  folder = rundir.RunDir(out)
+  deadline = time.monotonic() + 240
+  while (folder.status() or {}).get("steps_run", 0) < 20:  # mid-run
+    assert proc.poll() is None and time.monotonic() < deadline, (
+        proc.communicate())
+    time.sleep(0.05)
+  started = {name: (out / name).read_bytes()
+             for name in ("hparams.json", "meta.json", "steps.csv.partial")}
+  proc.send_signal(signum)
+  _, stderr = proc.communicate(timeout=120)
+  name = signal.Signals(signum).name
+  assert proc.returncode == 128 + signum, stderr
+  assert f"interrupted by {name}" in stderr and "Traceback" not in stderr
+  status = folder.status()
+  assert status["status"] == "interrupted"
+  assert status["message"].startswith(f"interrupted by {name} after ")
+  # Tables final, holding every step done, nothing written before altered.
+  assert not [p for p in os.listdir(out) if p.endswith(".partial")]
+  steps = (out / "steps.csv").read_bytes()
+  assert steps.startswith(started.pop("steps.csv.partial"))
+  assert len(pd.read_csv(out / "steps.csv")) == status["steps_run"] < 200
+  assert all((out / n).read_bytes() == b for n, b in started.items())

@@ -3,7 +3,10 @@
 import dataclasses
 import json
 import os
+import signal
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pandas as pd
@@ -157,3 +160,70 @@ def test_mini_batch_run_checks_target_on_full_train_objective(get_workload):
   assert hit.status == "target_reached" and hit.target_step <= 20
   np.testing.assert_array_equal(free.steps["objective"].iloc[:20],
                                 hit.steps["objective"].iloc[:20])
+
+
+def _signal_at(step, signum):
+  """A pass-through transform that sends ``signum`` to this process when
+  step ``step`` runs (step -1: while the tuner is initialised)."""
+
+  def init(params):
+    del params
+    if step < 0:
+      os.kill(os.getpid(), signum)
+    return optax.ScaleByScheduleState(count=jnp.zeros([], jnp.int32))
+
+  def fire(count):
+    if int(count) == step:
+      os.kill(os.getpid(), signum)
+
+  def update(updates, state, params=None, **extra):
+    del params, extra
+    jax.debug.callback(fire, state.count)
+    return updates, optax.ScaleByScheduleState(count=state.count + 1)
+
+  return optax.chain(optax.GradientTransformationExtraArgs(init, update),
+                     _gd(0.1))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_run_at_a_chunk_boundary_as_interrupted(
+    get_workload, tmp_path, signum):
+  w = get_workload("linreg_digits")
+  run_dir = tmp_path / "run"
+  handler = signal.getsignal(signum)
+  with pytest.raises(runner.RunInterrupted) as info:
+    runner.run(w, _signal_at(15, signum), max_steps=100, eval_every=10,
+               run_dir=str(run_dir), progress=False)
+  assert info.value.signum == signum
+  assert signal.getsignal(signum) is handler  # the caller's handler is back
+  status = rundir.RunDir(run_dir).status()
+  name = signal.Signals(signum).name
+  assert status["status"] == "interrupted" and "finished_at" in status
+  assert status["message"] == (f"interrupted by {name} after "
+                               f"{status['steps_run']} steps")
+  assert "traceback" not in status
+  # Stopped after the chunk under way: tables final and agreeing with it.
+  assert sorted(os.listdir(run_dir)) == ["evals.csv", "hparams.json",
+                                         "meta.json", "status.json",
+                                         "steps.csv"]
+  steps = pd.read_csv(run_dir / "steps.csv")
+  assert 20 <= status["steps_run"] < 100 and status["steps_run"] % 10 == 0
+  assert steps["step"].tolist() == list(range(status["steps_run"]))
+  evals = pd.read_csv(run_dir / "evals.csv")
+  assert evals["step"].iloc[-1] == status["steps_run"]
+
+
+def test_a_run_interrupted_before_its_first_step_is_replaceable(
+    get_workload, tmp_path):
+  w = get_workload("linreg_digits")
+  folder = rundir.RunDir(tmp_path / "run")
+  with pytest.raises(runner.RunInterrupted):
+    runner.run(w, _signal_at(-1, signal.SIGTERM), max_steps=10,
+               run_dir=folder.path, progress=False)
+  status = folder.status()
+  assert status["status"] == "interrupted" and status["steps_run"] == 0
+  assert rundir.REPLACEABLE_NOTE in status["message"]
+  assert folder.is_replaceable()
+  result = runner.run(w, _gd(0.1), max_steps=10, run_dir=folder.path,
+                      progress=False)
+  assert folder.status()["status"] == result.status != "interrupted"

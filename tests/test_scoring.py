@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -386,3 +387,43 @@ def test_trials_sharing_cores_at_the_same_time_get_no_time_score(tmp_path):
                objective=[2.0, 0.9], cores=cores, span=span)
     leaderboard.build(leaderboard.load_trials([str(root)]),
                       references=["A"])
+
+
+def test_interrupted_counts_like_error():
+  r = ttt.trial_to_target(_steps([3.0, 0.5]), 1.0, status="interrupted")
+  assert r["time_to_target"] == INF and not r["reached"]
+
+
+@pytest.mark.parametrize("name,cut,message", [
+    ("meta.json", 40, r"meta\.json: not valid JSON .*truncated"),
+    ("status.json", 10, r"status\.json: not valid JSON .*truncated"),
+    ("steps.csv", -3, r"steps\.csv: its last line is cut off"),
+    ("meta.json", None, r"a file does not hold what a run writes"),
+])
+def test_unreadable_trials_are_listed_and_the_rest_scored(tmp_path, name,
+                                                          cut, message):
+  runs = tmp_path / "runs"
+  runs.mkdir()
+  _make_runs(runs)
+  _write_run(runs / "bad", workload="w1", submission="A", objective=[0.1])
+  path = runs / "bad" / name
+  path.write_bytes(path.read_bytes()[:cut] if cut is not None else
+                   b'{"workload": "w1"}')  # not an object where one goes
+  before = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()}
+  trials = leaderboard.load_trials([str(runs)])
+  bad = trials[trials["status"] == "unreadable"]
+  assert list(bad["run_dir"]) == [str(runs / "bad")] and not bad["failed"].any()
+  assert re.search(message, bad["message"].iloc[0])
+  if cut is not None:
+    assert str(path) in bad["message"].iloc[0]
+  # The other trials score as without the bad one (B 5/6, A 1/2).
+  lb = leaderboard.build(trials, references=["A"])
+  assert lb.scores["B"] == pytest.approx(5 / 6)
+  assert lb.scores["A"] == pytest.approx(0.5)
+  out = tmp_path / "out"
+  cli_score.main(["edgeperf-score", f"--runs={runs}", f"--output_dir={out}",
+                  "--references=A", "--noplots", "--noprint"])
+  text = (out / "leaderboard.md").read_text()
+  assert "## Unreadable trials (not scored)" in text
+  assert "1 trial(s) unreadable" in text and str(runs / "bad") in text
+  assert {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()} == before

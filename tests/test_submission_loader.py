@@ -130,3 +130,78 @@ def test_search_space_grid_and_unit_mapping():
   assert cont.size() == float("inf")
   with pytest.raises(search_space.SearchSpaceError, match="continuous"):
     list(cont.grid())
+
+
+TYPED = """
+import optax
+
+def make_tuner(*, learning_rate: float, steps: int = 3, mode: str = "a",
+               flag: bool = False, c_plus: float | str = "inf",
+               cap: float | None = None, beta: float = 0.5):
+  return optax.sgd(learning_rate)
+"""
+TYPED_SPACE = {"hyperparameters": {
+    "learning_rate": {"log2_grid": {"base": 0.001, "exponents": [0, 3]}},
+    "mode": {"values": ["a", "b"]}, "c_plus": {"values": [4.0, "inf"]},
+    "cap": {"value": None}, "beta": {"min": 0.0, "max": 0.9}}}
+
+
+@pytest.mark.parametrize("hparams,message", [
+    # Against the search space: the type of its values, or its range.
+    ({"learning_rate": "fast"}, r"learning_rate must be a number, got "
+     r"'fast' \(its values in .*search_space\.json: 0\.001, 0\.002"),
+    ({"learning_rate": "0.1"}, r"learning_rate must be a number, got '0\.1'"),
+    ({"learning_rate": [0.1]}, r"learning_rate must be a number, got \[0\.1\]"),
+    ({"learning_rate": True}, r"learning_rate must be a number, got True"),
+    ({"mode": 1}, r"mode must be a string, got 1 \(its values in "
+     r".*search_space\.json: 'a', 'b'\)"),
+    ({"c_plus": None}, r"c_plus must be a number or a string, got None"),
+    ({"beta": 0.95}, r"beta must be a number in \[0, 0\.9\], got 0\.95 "
+     r"\(its range in .*search_space\.json\)"),
+    ({"beta": "high"}, r"beta must be a number in \[0, 0\.9\], got 'high'"),
+    # Against make_tuner's annotations.
+    ({"steps": 2.5}, r"steps must be an int, got 2\.5 \(make_tuner in "
+     r".*submission\.py takes steps: int\)"),
+    ({"flag": "yes"}, r"flag must be a bool, got 'yes'"),
+    ({"cap": "big"}, r"cap must be a number or null, got 'big' \(make_tuner "
+     r"in .*submission\.py takes cap: float \| None\)"),
+])
+def test_wrong_type_hyperparameters_are_named(tmp_path, hparams, message):
+  sub = loader.load(str(_write(tmp_path / "s", code=TYPED,
+                               space=TYPED_SPACE)))
+  with pytest.raises(loader.SubmissionError, match=message):
+    sub.resolve({"learning_rate": 0.1, **hparams})
+
+
+def test_well_typed_hyperparameters_pass(tmp_path):
+  sub = loader.load(str(_write(tmp_path / "s", code=TYPED,
+                               space=TYPED_SPACE)))
+  # Off-grid numbers, an int for a float, a string outside the set, null
+  # where allowed: all of the expected types.
+  hparams = {"learning_rate": 1, "steps": 5, "mode": "c", "flag": True,
+             "c_plus": 2.0, "cap": 3.5, "beta": 0.9}
+  assert sub.resolve(hparams) == hparams
+  for point in loader.load("armijo").search_space.grid():
+    loader.load("armijo").resolve(point)
+
+
+def test_search_space_key_not_accepted_names_search_space(tmp_path):
+  space = {"hyperparameters": {"learning_rate": {"values": [0.1]},
+                               "momentum": {"value": 0.9}}}
+  sub = loader.load(str(_write(tmp_path / "s", space=space)))
+  with pytest.raises(loader.SubmissionError) as info:
+    sub.resolve({"learning_rate": 0.1})
+  text = str(info.value)
+  assert text.startswith(str(tmp_path / "s" / "search_space.json"))
+  assert "['momentum'] are not arguments of make_tuner" in text
+
+
+def test_search_space_fixed_value_of_wrong_type_names_search_space(tmp_path):
+  space = {"hyperparameters": {"learning_rate": {"values": [0.1]},
+                               "steps": {"value": "three"}}}
+  sub = loader.load(str(_write(tmp_path / "s", code=TYPED, space=space)))
+  with pytest.raises(loader.SubmissionError,
+                     match=r"steps must be an int, got 'three' \(its fixed "
+                     r"value in .*search_space\.json; make_tuner in "
+                     r".*submission\.py takes steps: int\)"):
+    sub.resolve({"learning_rate": 0.1})

@@ -177,3 +177,68 @@ def test_a_killed_worker_is_replaced_and_the_rest_run_once(tmp_path):
   _, statuses = _final_statuses(sweep_dir)
   assert len(statuses) == 3
   assert len(sweep.fixed_costs(outcomes)) == 2
+
+
+def test_a_bad_request_is_refused_before_anything_runs(tmp_path):
+  sweep_dir = tmp_path / "sweep"
+  bad = sweep.SweepRequest(workloads=(WORKLOAD, "nope"),
+                           submissions=("constant",), num_trials=0,
+                           num_studies=0, max_steps=0)
+  with pytest.raises(sweep.SweepError) as info:
+    sweep.run_sweep(str(sweep_dir), bad, progress=False)
+  for what in ("unknown workload 'nope'", "num_trials must be an int >= 1",
+               "num_studies must be an int >= 1",
+               "max_steps must be an int >= 1"):
+    assert what in str(info.value)
+  assert not sweep_dir.exists()  # nothing was written
+  proc = subprocess.run(
+      [sys.executable, "-m", "edgeperf.harness.cli.sweep",
+       f"--sweep_dir={sweep_dir}", f"--workloads={WORKLOAD}",
+       "--submissions=constant", "--num_trials=0", "--noprogress"],
+      capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 1 and "Traceback" not in proc.stderr
+  assert "num_trials must be an int >= 1, got 0" in proc.stderr
+
+
+def test_a_different_sweep_names_what_differs(tmp_path):
+  sweep_dir = str(tmp_path / "sweep")
+  os.makedirs(sweep_dir)
+  first = sweep.make_plan(_request(["constant"], num_trials=1))
+  with open(os.path.join(sweep_dir, "sweep.json"), "w") as f:
+    json.dump(first, f)
+  with pytest.raises(sweep.SweepError,
+                     match=r"different sweep \(num_trials: 1 there, 2 now"):
+    sweep.run_sweep(sweep_dir, _request(["constant"], num_trials=2),
+                    progress=False)
+
+
+@pytest.mark.slow
+def test_retry_errors_reruns_failed_trials_and_keeps_the_old_ones(tmp_path):
+  flaky = tmp_path / "flaky"
+  marker = tmp_path / "fail-once"
+  marker.write_text("x")
+  _submission(flaky, (
+      "import os, optax\n"
+      "from edgeperf.submissions import api\n"
+      "from edgeperf.submissions.constant import scale_by_constant_lr\n"
+      "def make_tuner(*, learning_rate):\n"
+      f"  if os.path.exists({str(marker)!r}):\n"
+      "    raise RuntimeError('flaky: failed this time')\n"
+      "  return optax.chain(api.base_direction('gd'),\n"
+      "                     scale_by_constant_lr(learning_rate))\n"))
+  sweep_dir = str(tmp_path / "sweep")
+  request = _request([str(flaky)])
+  (first,) = sweep.run_sweep(sweep_dir, request, progress=False)
+  assert first["status"] == "error" and "flaky" in first["message"]
+  marker.unlink()
+  (same,) = sweep.run_sweep(sweep_dir, request, progress=False)
+  assert same["skipped"] and same["status"] == "error"  # not retried
+  (again,) = sweep.run_sweep(sweep_dir, request, progress=False,
+                             retry_errors=True)
+  assert not again["skipped"] and again["status"] != "error"
+  run_dir = os.path.join(sweep_dir, again["run_dir"])
+  kept = [d for d in os.listdir(os.path.dirname(run_dir))
+          if d.startswith(os.path.basename(run_dir) + sweep.RETRIED_TAG)]
+  assert len(kept) == 1  # the failed run was moved aside, not deleted
+  assert rundir.RunDir(os.path.join(os.path.dirname(run_dir), kept[0])
+                       ).status()["status"] == "error"

@@ -42,6 +42,32 @@ def test_tfds_workloads_train(name, monkeypatch):
   assert np.all(np.isfinite(result.steps["objective"]))
 
 
+def _unavailable(data_dir):
+  with pytest.raises(datasets.DataUnavailableError) as info:
+    datasets.tfds_images("mnist", "train", data_dir=data_dir)
+  text = str(info.value)
+  assert "\n" not in text and "already prepared" not in text, text
+  assert "tfds build mnist --file_format=array_record" in text
+  assert info.value.__cause__ is None and info.value.__suppress_context__
+  return text
+
+
 def test_missing_tfds_data_says_how_to_get_it(tmp_path):
-  with pytest.raises(datasets.DataUnavailableError, match="not prepared"):
-    datasets.tfds_images("mnist", "train", data_dir=str(tmp_path))
+  assert (f"not prepared: data_dir {str(tmp_path)!r} holds no 'mnist' "
+          "folder") in _unavailable(str(tmp_path))
+  (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)
+  assert (f"{tmp_path / 'mnist'} holds no prepared version"
+          in _unavailable(str(tmp_path)))
+
+
+def test_a_data_dir_that_does_not_exist_is_named(tmp_path):
+  missing = str(tmp_path / "nowhere")
+  assert (f"data_dir {missing!r} does not exist"
+          in _unavailable(missing))
+
+
+def test_no_data_dir_names_the_default(tmp_path, monkeypatch):
+  default = str(tmp_path / "tensorflow_datasets")
+  monkeypatch.setattr(tfds.core.constants, "DATA_DIR", default)
+  assert (f"TFDS's default data_dir {default!r} (no data_dir given) does "
+          "not exist" in _unavailable(None))

@@ -18,7 +18,9 @@ Every loader returns numpy arrays; images are float32 in [0, 1], NHWC
 
 from __future__ import annotations
 
+import glob
 import importlib.util
+import logging
 import os
 from typing import Any
 
@@ -129,16 +131,43 @@ TFDS_IMAGE_DATASETS = ("mnist", "cifar10")
 
 
 def _tfds_source(name: str, split: str, data_dir: str | None) -> Any:
+  """``tfds.data_source`` of a prepared dataset; nothing is downloaded.
+
+  Raises:
+    DataUnavailableError: one line saying what is missing (the data_dir, the
+      dataset in it, a prepared version, or an array_record copy of it) and
+      how to prepare it.
+  """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  absl_log = logging.getLogger("absl")  # TFDS warns there about the folders
+  level = absl_log.level
+  absl_log.setLevel(logging.ERROR)
   try:
     return tfds.data_source(name, split=split, data_dir=data_dir,
                             download=False)
-  except Exception as e:  # TFDS raises several types for a missing dataset.
-    raise DataUnavailableError(
-        f"TFDS dataset {name!r} (split {split!r}) is not prepared in "
-        f"data_dir={data_dir!r}: {e}. Prepare it on a machine with internet "
-        "(`tfds build " + name + " --file_format=array_record`) and copy the "
-        "data_dir here.") from e
+  except Exception as e:  # pylint: disable=broad-except  # TFDS raises many
+    error = e
+  finally:
+    absl_log.setLevel(level)
+  folder = data_dir or tfds.core.constants.DATA_DIR
+  given = (f"data_dir {folder!r}" if data_dir else
+           f"TFDS's default data_dir {folder!r} (no data_dir given)")
+  dataset = os.path.join(folder, name)
+  if not os.path.isdir(folder):
+    why = f"{given} does not exist"
+  elif not os.path.isdir(dataset):
+    why = f"{given} holds no {name!r} folder"
+  elif not glob.glob(os.path.join(dataset, "*", "dataset_info.json")):
+    why = f"{dataset} holds no prepared version (no */dataset_info.json)"
+  else:
+    said = (str(error).strip().splitlines() or [""])[0]
+    said = said.split(" Possible root causes")[0]
+    why = f"{dataset} cannot be read ({type(error).__name__}: {said})"
+  raise DataUnavailableError(
+      f"TFDS dataset {name!r} (split {split!r}) is not prepared: {why}; "
+      f"prepare it on a machine with internet (`tfds build {name} "
+      "--file_format=array_record`), copy its data_dir here and pass it "
+      "as --data_dir") from None
 
 
 def tfds_images(name: str, split: str, data_dir: str | None = None,

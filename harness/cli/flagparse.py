@@ -7,6 +7,7 @@ and exit 0, a bad flag exits with ``<prog>: <error>`` (status 2).
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Callable, Sequence
 
@@ -45,3 +46,15 @@ def fail(prog: str, message: str, code: int = 1) -> None:
   """Prints ``<prog>: <message>`` on stderr and exits with ``code``."""
   print(f"{prog}: {message}", file=sys.stderr)
   sys.exit(code)
+
+
+def report_warnings(prog: str) -> None:
+  """Prints the library's warnings (the ``edgeperf`` logger: a run folder
+  moved aside, an unreadable trial) as ``<prog>: <message>`` on stderr."""
+  log = logging.getLogger("edgeperf")
+  if not any(getattr(h, "edgeperf_prog", None) == prog for h in log.handlers):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
+    handler.edgeperf_prog = prog
+    log.addHandler(handler)
+  log.propagate = False

@@ -7,13 +7,20 @@ Example::
 
 Exit status: 0 for a recorded outcome (target_reached, budget_exhausted,
 completed, diverged), 1 for an error (recorded in status.json when the run
-folder could be created), 2 for bad flags.
+folder could be created), 2 for bad flags, 128 + the signal's number when
+SIGINT (130) or SIGTERM (143) stopped the run (recorded as ``interrupted``).
+
+A mistake in the command (hyperparameters, workload, size, data) is one
+line on stderr, no traceback; it is recorded as an ``error`` with 0 steps,
+which the corrected command replaces.  A folder whose run cannot be read is
+moved aside, untouched, with a line saying where.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from typing import Any, Sequence
@@ -85,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
   from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
   from edgeperf.harness import runner  # pylint: disable=g-import-not-at-top
   from edgeperf.submissions import loader  # pylint: disable=g-import-not-at-top
+  from edgeperf.workloads import datasets  # pylint: disable=g-import-not-at-top
 
+  flagparse.report_warnings(PROG)
   try:
     hparams = parse_hparams(fv.hparams)
     submission = loader.load(fv.submission)
@@ -96,12 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = submission.spec(hparams)
     spec.build()  # a factory that fails does so here, as a setup error
   except Exception as e:  # pylint: disable=broad-except  # user code runs here
-    if not isinstance(e, (ValueError, OSError)):
-      traceback.print_exc()
+    if not isinstance(e, (ValueError, OSError,
+                          datasets.DataUnavailableError)):
+      traceback.print_exc()  # a bug in the submission: show where
     print(f"{PROG}: {e}", file=sys.stderr)
-    folder = rundir.RunDir(fv.output_dir)
-    if not os.path.exists(folder.file(rundir.STATUS)):
-      _record_setup_error(folder, e)
+    _record_setup_error(rundir.RunDir(fv.output_dir), e)
     return 1
   try:
     result = runner.run(
@@ -111,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         chunk_mode=fv.chunk_mode, diag_every=fv.diag_every,
         prepare_for_eval=submission.prepare_for_eval,
         stop_at_target=not fv.run_past_target, progress=fv.progress)
+  except runner.RunInterrupted as e:
+    print(f"{PROG}: {e}; recorded as 'interrupted' in "
+          f"{rundir.RunDir(fv.output_dir).file(rundir.STATUS)}",
+          file=sys.stderr)
+    return 128 + e.signum
   except Exception as e:  # pylint: disable=broad-except
     print(f"{PROG}: run failed: {type(e).__name__}: {e}", file=sys.stderr)
     return 1
@@ -122,19 +135,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _record_setup_error(folder, error: Exception) -> None:
-  """Writes an ``error`` status for a run that could not even start."""
+  """Writes an ``error`` status with 0 steps for a run that could not start.
+
+  Only into a folder with no status yet or one holding such an error (the
+  newest replaces it); never over a run, finished or not.  A sweep reads
+  why its trial failed there.
+  """
+  from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
+  empty = (not os.path.exists(folder.file(rundir.STATUS))
+           and folder.unreadable() is None)
+  if not (empty or folder.is_replaceable()):
+    return
   try:
-    os.makedirs(folder.path, exist_ok=True)
-    folder.write_status({"status": "error",
-                         "message": f"{type(error).__name__}: {error}",
-                         "steps_run": 0})
-  except OSError:
+    with folder.owned():
+      folder.write_status({
+          "status": rundir.ERROR, "steps_run": 0,
+          "message": (f"{type(error).__name__}: {error} "
+                      f"({rundir.REPLACEABLE_NOTE})")})
+  except (OSError, rundir.RunDirError):
     pass
 
 
 def run() -> None:
   """Console-script entry point."""
-  sys.exit(main())
+  try:
+    sys.exit(main())
+  except KeyboardInterrupt:
+    print(f"{PROG}: interrupted by SIGINT", file=sys.stderr)
+    sys.exit(128 + signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_float("trial_timeout_s", 0.0, "Kill a trial after this many "
                      "seconds of wall time and record it failed (0: never).",
                      flag_values=fv)
+  flags.DEFINE_bool("retry_errors", False, "Run again the trials that ended "
+                    "in error (their old folders are moved aside to "
+                    "<run_dir>.retried-<time>).", flag_values=fv)
   flags.DEFINE_bool("progress", True, "Show a progress bar over trials.",
                     flag_values=fv)
 
@@ -62,10 +65,6 @@ def main(argv: Sequence[str] | None = None) -> None:
   fv, _ = flagparse.parse(_define, argv, PROG)
   if not fv.sweep_dir:
     flagparse.fail(PROG, "--sweep_dir is required", 2)
-  unknown = [w for w in fv.workloads if w not in registry.names()]
-  if unknown:
-    flagparse.fail(PROG, f"unknown workload(s) {unknown}; known: "
-                   f"{list(registry.names())}", 2)
   try:
     request = sweep.SweepRequest(
         workloads=tuple(fv.workloads),
@@ -77,8 +76,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             fv.workload_max_steps))
     outcomes = sweep.run_sweep(fv.sweep_dir, request, jobs=fv.jobs,
                                timeout_s=fv.trial_timeout_s or None,
-                               progress=fv.progress)
-  except sweep.SweepError as e:
+                               progress=fv.progress,
+                               retry_errors=fv.retry_errors)
+  except (sweep.SweepError, ValueError) as e:
     flagparse.fail(PROG, str(e))
   except KeyboardInterrupt:
     flagparse.fail(PROG, "interrupted; run the same command again to resume",

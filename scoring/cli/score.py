@@ -9,6 +9,9 @@ time-to-target and speed-ups, failed trials), ``performance_profiles.png``,
 ``curves_<workload>.png`` (loss vs time of every submission's best trial),
 ``trials.csv`` (one row per trial) and ``times.csv`` (t_{s,w}).
 
+A trial with a file that cannot be read is not scored: it is named on
+stderr and listed under "Unreadable trials"; the rest is scored.
+
 Runs from different hardware fingerprints are refused (exit status 2) unless
 ``--hardware_independent`` is given, which scores steps, FLOPs or
 evaluations to target instead of time (``--metric``).
@@ -66,6 +69,7 @@ def _read_targets(path: str) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> None:
   fv, _ = flagparse.parse(_define, argv, PROG)
+  flagparse.report_warnings(PROG)
   if not fv.runs:
     flagparse.fail(PROG, "--runs is required (sweep or run dirs)", 2)
   metric = fv.metric or ("evals" if fv.hardware_independent else "time")
