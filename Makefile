@@ -33,7 +33,7 @@ overhead: $(STAMP)
 
 # Per-step cost of every tuner ÷ the constant-lr step, per workload.
 tuner-cost: $(STAMP)
-	$(PY) -m edgeperf.harness.measure.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7
+	$(PY) -m edgeperf.harness.measure.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7 --steps=100
 
 # Denominator cost profile: time + XLA memory of f, value_and_grad and uᵀHu
 # (jvp-of-jvp, HVP, rev-rev, secant, fused vs separate); saves the JSON in

@@ -50,9 +50,8 @@ def tuner_update(tx: Any, value_fn: Callable[[Any], jax.Array], params: Any,
   """
   value, grad = jax.value_and_grad(value_fn)(params)
   extra = dict(value=value, grad=grad, value_fn=value_fn)
-  if refresh:
-    opt_state = tx.refresh(opt_state, params, updates=grad, **extra)
-  delta, opt_state = tx.update(grad, opt_state, params, **extra)
+  delta, opt_state = api.update_with_refresh(tx, grad, opt_state, params,
+                                             refresh=refresh, **extra)
   return value, grad, delta, opt_state
 
 

@@ -248,6 +248,20 @@ class RefreshingTransformation(NamedTuple):
   refresh_cost: Mapping[str, int]  # extra evaluations of one refresh
 
 
+Tuner = Any
+"""What ``make_tuner`` returns: an ``optax.GradientTransformationExtraArgs``
+or a :class:`RefreshingTransformation`."""
+
+
+def update_with_refresh(tx: Any, updates: Any, state: Any, params: Any, *,
+                        refresh: bool, **extra: Any) -> tuple[Any, Any]:
+  """One call of a tuner: its refresh first (where ``refresh`` and ``tx``
+  has one, on the same ``updates`` and extra arguments), then its update."""
+  if refresh and is_refreshing(tx):
+    state = tx.refresh(state, params, updates=updates, **extra)
+  return tx.update(updates, state, params, **extra)
+
+
 def check_every_k(every_k: Any) -> None:
   """A refresh period is an int ≥ 1 (or None: at step 0 only)."""
   if every_k is not None:

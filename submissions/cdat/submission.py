@@ -13,8 +13,6 @@ Fig. 20/21 (mini-batch runs there searched σ ∈ {0.4, 0.6, …, 2.8}).  ε = 0
 jvp denominator every step: the paper's setting.
 """
 
-import optax
-
 from edgeperf.submissions import api
 from edgeperf.submissions.cdat import transform
 
@@ -24,7 +22,7 @@ SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 def make_tuner(*, sigma: float = 2.0, beta: float = 0.0, eps: float = 0.0,
                estimator: str = "jvp", every_k: int = 1,
                base_optimizer: str = "gd"
-               ) -> optax.GradientTransformationExtraArgs:
+               ) -> api.Tuner:
   """Builds CDAT.
 
   Args:
@@ -35,7 +33,7 @@ def make_tuner(*, sigma: float = 2.0, beta: float = 0.0, eps: float = 0.0,
     every_k: refresh period of an exact denominator.
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
   """
-  return optax.chain(
+  return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_cdat(sigma, eps=eps, beta=beta, estimator=estimator,
                               every_k=every_k))

@@ -3,11 +3,15 @@
 η_t = σ · ñ_t / d̃_t with n_t = max(−∇f(w_t)ᵀu_t, 0) and
 d_t = |u_tᵀ∇²f(w_t)u_t| + ε.  σ = 1 is the quadratically greedy rule (Eq. 3),
 σ = 2 the largest step whose quadratic model does not increase f (Eq. 7).
+
+The curvature u_tᵀ∇²f(w_t)u_t comes from a refresh (the suite's
+:class:`~edgeperf.submissions.api.RefreshingTransformation` contract), run by
+the harness every k steps; ``update`` only reads the state.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,37 +20,34 @@ import optax
 from edgeperf import _checks
 from edgeperf.submissions import api
 from edgeperf.submissions import curvature
+from edgeperf.submissions.curvature import secant
 
 ESTIMATORS = curvature.ESTIMATORS + ("secant",)
 """Denominator estimators of :func:`scale_by_cdat`."""
-
-_EXACT_COST = {"jvp": dict(jvp_evals=2), "hvp": dict(hvp_evals=1),
-               "rev_rev": dict(hvp_evals=1)}
 
 
 class CDATState(NamedTuple):
   """State of :func:`scale_by_cdat`."""
 
-  stats: api.TunerStats  # learning_rate f32[] = η_t; eval counters i32[]
+  stats: api.TunerStats  # learning_rate f[] = η_t (counters: the harness's)
   count: jax.Array  # i32[], steps taken so far (t)
-  numerator_ema: jax.Array  # f[], ñ: biased EMA of n_t = max(−gᵀu, 0)
-  denominator_ema: jax.Array  # f[], biased EMA of d_t (fresh, k = 1) or of
-  #   the Rayleigh quotient uᵀHu/‖u‖² (amortised / secant)
-  denominator_updates: jax.Array  # i32[], updates of denominator_ema so far
-  prev_value: jax.Array  # f[], f(w_{t−1}) (secant)
-  prev_step: jax.Array  # f[], η_{t−1} (secant)
-  prev_slope: jax.Array  # f[], g_{t−1}ᵀu_{t−1} (secant)
-  prev_sqnorm: jax.Array  # f[], ‖u_{t−1}‖² (secant)
+  numerator_ema: jax.Array  # f[], biased EMA of n_t = max(−gᵀu, 0)
+  denominator_ema: jax.Array  # f[], biased EMA of d̂_t
+  fresh: jax.Array  # bool[], a refresh ran just before this step's update
+  fresh_curvature: jax.Array  # f[], u_tᵀ∇²f(w_t)u_t from the last refresh
+  prev_quotient: jax.Array  # f[], d̂_{t−1}/‖u_{t−1}‖² (carried when the free
+  #   estimate is unavailable)
+  prev_lr: jax.Array  # f[], η_{t−1}
+  prev: secant.Step | None  # step t−1 for the free estimate (None: k = 1)
 
 
-def scale_by_cdat(
-    sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
-    estimator: str = "jvp",
-    every_k: int = 1) -> optax.GradientTransformationExtraArgs:
+def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
+                  estimator: str = "jvp",
+                  every_k: int = 1) -> api.RefreshingTransformation:
   """Curvature-dynamics-aware tuning, CDAT (Roulet et al. 2024, Eq. 8).
 
-  η_t = σ · ñ_t / d̃_t with n_t = max(−∇f(w_t)ᵀu_t, 0) and
-  d_t = |u_tᵀ∇²f(w_t)u_t| + ε, each optionally smoothed by an EMA
+  η_t = σ · ñ_t / d̃_t with n_t = max(−∇f(w_t)ᵀu_t, 0) and the denominator
+  d_t = |u_tᵀ∇²f(w_t)u_t| + ε, each smoothed by an EMA
   ñ_{t+1} = (1 − β) n_t + β ñ_t (the value used at step t includes n_t, and
   is divided by 1 − β^{t+1}: with ñ_0 = 0 and ε = 0 the correction cancels in
   the ratio, so this is the paper's rule).  σ = 1 is the quadratically greedy
@@ -54,133 +55,103 @@ def scale_by_cdat(
   edge", the largest η with q(η) ≤ f(w) (Eq. 7).  η = 0 where the
   denominator is 0.
 
-  Denominator estimators (``estimator``; cost per refresh in the counters):
+  The exact curvature u_tᵀ∇²f(w_t)u_t is computed by the transformation's
+  refresh, along the direction u_t of the step it precedes, with
+  ``estimator``: ``jvp`` (forward-over-forward, App. C), ``hvp``
+  (forward-over-reverse), ``rev_rev`` or ``taylor`` (a second-order
+  Taylor-mode pass); its cost is declared in ``refresh_cost``.
 
-  * ``jvp`` — forward-over-forward ∂(∂f(·)[u])(w)[u] (App. C; 2 jvp passes).
-  * ``hvp`` — uᵀ(∇²f u), forward-over-reverse (1 HVP).
-  * ``rev_rev`` — reverse-over-reverse (1 HVP).
-  * ``secant`` — free, one step late: the next step's ``value`` is
-    f(w_{t+1}) = f(w_t + η_t u_t), so
-    u_tᵀHu_t ≈ 2(f(w_{t+1}) − f(w_t) − η_t g_tᵀu_t)/η_t² (exact on
-    quadratics).  Step 0 has no previous step: one ``jvp`` bootstraps it (2
-    jvp evals, counted).  In mini-batch f(w_{t+1}) and f(w_t) are on
-    different batches, so the estimate mixes in the batch-to-batch change.
-
-  Amortisation: with ``every_k`` = k > 1 an exact estimator runs only at
-  steps t ≡ 0 (mod k), inside ``lax.cond`` (other steps do not pay for it).
-  A stale (or, for ``secant``, one-step-late) estimate was measured along an
-  older direction, so it is kept as a Rayleigh quotient c = uᵀHu/‖u‖²
-  (EMA-smoothed over refreshes with the same β, bias-corrected) and applied
-  as d_t = |ĉ| ‖u_t‖² + ε.  For k = 1 with an exact estimator, d_t itself is
-  smoothed, exactly as in the paper; for β = 0 the two coincide.
+  Amortised curvature (``every_k`` = k > 1): the refresh runs at steps
+  0, k, 2k, …; at those steps d_t is exact.  In between, d_t = ĉ_t‖u_t‖²
+  with the free Rayleigh-quotient estimate
+  ĉ_t = max(|value secant|, Hermite end-point curvature, secant lower bound)
+  of :func:`edgeperf.submissions.curvature.secant.hermite_krylov_quotient`,
+  from the last step (it stores u_{t−1} and g_{t−1}).  ``secant`` is the
+  same free estimate with a single ``jvp`` refresh at step 0.  In the
+  mini-batch regime the secants mix in the batch-to-batch change of f.
+  With k = 1 every step is exact: the paper's Eq. 8 verbatim.
 
   Args:
     sigma: scale σ > 0.
     eps: ε ≥ 0 added to the denominator (0 in the paper).
     beta: EMA parameter β ∈ [0, 1) for numerator and denominator.
     estimator: one of :data:`ESTIMATORS`.
-    every_k: refresh period k ≥ 1 of an exact denominator (must be 1 for
-      ``secant``, which is refreshed every step for free).
+    every_k: refresh period k ≥ 1 (must be 1 with ``secant``, which
+      refreshes at step 0 only).
 
   Returns:
-    A transformation whose update needs ``grad`` and ``value_fn`` (and
-    ``value`` for ``secant``).
+    A refreshing transformation whose update needs ``grad`` (and, with
+    k > 1 or ``secant``, ``value``); its refresh needs ``value_fn``.
   """
   _checks.positive("sigma", sigma)
   _checks.non_negative("eps", eps)
   _checks.number("beta", beta, low=0.0, high=1.0, high_open=True)
   _checks.one_of("CDAT estimator", estimator, ESTIMATORS)
-  _checks.integer("every_k", every_k, low=1)
+  api.check_every_k(every_k)
   if estimator == "secant" and every_k != 1:
-    raise ValueError("every_k must be 1 with estimator='secant' (the secant "
-                     f"is refreshed every step at no cost), got {every_k}")
-  rayleigh = estimator == "secant" or every_k > 1
+    raise ValueError("every_k must be 1 with estimator='secant' (one jvp "
+                     f"refresh at step 0, free estimates after), got {every_k}")
+  exact = "jvp" if estimator == "secant" else estimator
+  period = None if estimator == "secant" else every_k
+  free = period != 1  # steps without a refresh use the free estimate
 
   def init(params):
     dtype = api.float_dtype(params)
     zero = jnp.asarray(0.0, dtype)
-    izero = jnp.asarray(0, jnp.int32)
+    prev = None
+    if free:
+      zeros = jax.tree.map(jnp.zeros_like, params)
+      prev = secant.Step(value=zero, slope=zero, sqnorm=zero, grad=zeros,
+                         direction=zeros)
     return CDATState(
-        stats=api.tuner_stats(0.0), count=izero, numerator_ema=zero,
-        denominator_ema=zero, denominator_updates=izero, prev_value=zero,
-        prev_step=zero, prev_slope=zero, prev_sqnorm=zero)
+        stats=api.tuner_stats(0.0), count=jnp.asarray(0, jnp.int32),
+        numerator_ema=zero, denominator_ema=zero, fresh=jnp.asarray(False),
+        fresh_curvature=zero, prev_quotient=zero, prev_lr=zero, prev=prev)
+
+  def refresh(state, params, *, updates, value_fn=None, **extra):
+    del extra
+    _checks.required_extras("scale_by_cdat refresh", value_fn=value_fn,
+                            params=params)
+    uhu = curvature.uhu(exact, value_fn, params, updates)
+    return state._replace(
+        fresh=jnp.asarray(True),
+        fresh_curvature=uhu.astype(state.numerator_ema.dtype))
 
   def update(updates, state, params=None, *, value=None, grad=None,
-             value_fn=None, **extra):
-    del extra
-    needed = dict(grad=grad, value_fn=value_fn, params=params)
-    if estimator == "secant":
+             **extra):
+    del params, extra
+    needed = dict(grad=grad)
+    if free:
       needed["value"] = value
     _checks.required_extras("scale_by_cdat", **needed)
     dtype = state.numerator_ema.dtype
     slope = optax.tree.vdot(grad, updates).astype(dtype)
-    sqnorm = optax.tree.vdot(updates, updates).astype(dtype)
     numerator = jnp.maximum(-slope, 0.0)
+    d_hat = jnp.abs(state.fresh_curvature)
+    prev, quotient = state.prev, state.prev_quotient
+    if free:
+      now = secant.Step(value=jnp.asarray(value, dtype), slope=slope,
+                        sqnorm=optax.tree.vdot(updates, updates).astype(dtype),
+                        grad=grad, direction=updates)
+      c_hat, valid = secant.hermite_krylov_quotient(now, state.prev,
+                                                    state.prev_lr)
+      c_hat = jnp.where(valid, c_hat, state.prev_quotient)
+      d_hat = jnp.where(state.fresh, d_hat, c_hat * now.sqnorm)
+      quotient = api.safe_div(d_hat, now.sqnorm)
+      prev = now
+    d = d_hat + eps
+    t1 = (state.count + 1).astype(dtype)
     num_ema = beta * state.numerator_ema + (1.0 - beta) * numerator
-    num_hat = num_ema / (1.0 - beta ** (state.count + 1).astype(dtype))
-    zero_i = jnp.asarray(0, jnp.int32)
-    jvp_evals = hvp_evals = zero_i
-
-    def exact(name):
-      return curvature.uhu(name, value_fn, params, updates).astype(dtype)
-
-    if not rayleigh:  # Eq. 8 verbatim: EMA of d_t = |uᵀHu| + ε.
-      d = jnp.abs(exact(estimator)) + eps
-      den_ema = beta * state.denominator_ema + (1.0 - beta) * d
-      den_updates = state.denominator_updates + 1
-      denominator = den_ema / (1.0 - beta ** den_updates.astype(dtype))
-      cost = _EXACT_COST[estimator]
-      jvp_evals = jnp.asarray(cost.get("jvp_evals", 0), jnp.int32)
-      hvp_evals = jnp.asarray(cost.get("hvp_evals", 0), jnp.int32)
-    else:
-      safe_sq = jnp.where(sqnorm > 0, sqnorm, 1.0)
-      if estimator == "secant":
-        def bootstrap():
-          return exact("jvp") / safe_sq, sqnorm > 0
-
-        def secant():
-          uhu = curvature.uhu_secant(
-              jnp.asarray(value, dtype), state.prev_value, state.prev_slope,
-              state.prev_step)
-          ok = (state.prev_step != 0) & (state.prev_sqnorm > 0)
-          return api.safe_div(uhu, state.prev_sqnorm), ok
-
-        first = state.count == 0
-        quotient, valid = jax.lax.cond(first, bootstrap, secant)
-        jvp_evals = jnp.where(first, 2, 0).astype(jnp.int32)
-      else:
-        refresh = state.count % every_k == 0
-
-        def fresh():
-          return exact(estimator) / safe_sq, sqnorm > 0
-
-        def stale():
-          return jnp.asarray(0.0, dtype), jnp.asarray(False)
-
-        quotient, valid = jax.lax.cond(refresh, fresh, stale)
-        cost = _EXACT_COST[estimator]
-        jvp_evals = jnp.where(refresh, cost.get("jvp_evals", 0),
-                              0).astype(jnp.int32)
-        hvp_evals = jnp.where(refresh, cost.get("hvp_evals", 0),
-                              0).astype(jnp.int32)
-      valid = valid & jnp.isfinite(quotient)
-      den_ema = jnp.where(
-          valid, beta * state.denominator_ema + (1.0 - beta) * quotient,
-          state.denominator_ema)
-      den_updates = state.denominator_updates + valid.astype(jnp.int32)
-      correction = 1.0 - beta ** den_updates.astype(dtype)
-      c_hat = api.safe_div(den_ema, correction)
-      denominator = jnp.abs(c_hat) * sqnorm + eps
-    eta = sigma * api.safe_div(num_hat, denominator)
-    new_updates = optax.tree.scale(eta, updates)
-    stats = api.tuner_stats(eta, jvp_evals=jvp_evals, hvp_evals=hvp_evals)
-    value_now = (jnp.asarray(value, dtype) if value is not None
-                 else state.prev_value)
+    den_ema = beta * state.denominator_ema + (1.0 - beta) * d
+    correction = 1.0 - beta**t1
+    eta = sigma * api.safe_div(num_ema / correction, den_ema / correction)
     new_state = CDATState(
-        stats=stats, count=state.count + 1, numerator_ema=num_ema,
-        denominator_ema=den_ema, denominator_updates=den_updates,
-        prev_value=value_now, prev_step=eta.astype(dtype), prev_slope=slope,
-        prev_sqnorm=sqnorm)
-    return new_updates, new_state
+        stats=api.tuner_stats(eta), count=state.count + 1,
+        numerator_ema=num_ema, denominator_ema=den_ema,
+        fresh=jnp.asarray(False), fresh_curvature=state.fresh_curvature,
+        prev_quotient=quotient, prev_lr=eta.astype(dtype), prev=prev)
+    return optax.tree.scale(eta, updates), new_state
 
-  return optax.GradientTransformationExtraArgs(init, update)
+  return api.with_refresh(
+      optax.GradientTransformationExtraArgs(init, update), refresh,
+      every_k=period, cost=curvature.EVALS[exact])

@@ -4,6 +4,9 @@
   denominator of Roulet et al. (2024), Eq. 8 and App. C.
 * :func:`uhu_hvp` — forward-over-reverse: uᵀ(∇²f(w)u) via a jvp of ∇f.
 * :func:`uhu_rev_rev` — reverse-over-reverse: ∇(w ↦ ∇f(w)ᵀu)ᵀu.
+* :func:`uhu_taylor` — Taylor mode (``jax.experimental.jet``): the second
+  coefficient of t ↦ f(w + tu) in one second-order forward pass
+  (Bettencourt, Johnson & Duvenaud 2019).
 * :func:`uhu_secant` — the free secant estimate 2(f(w+ηu) − f(w) − η gᵀu)/η²,
   exact on quadratics.
 * :func:`hvp` — ∇²f(w)v, forward-over-reverse.
@@ -14,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import jax
+from jax.experimental import jet
 import jax.numpy as jnp
 import optax
 
@@ -22,7 +26,7 @@ from edgeperf import _checks
 ValueFn = Callable[[Any], jax.Array]
 """A scalar objective of the parameters, f: params ↦ f32[]."""
 
-ESTIMATORS = ("jvp", "hvp", "rev_rev")
+ESTIMATORS = ("jvp", "hvp", "rev_rev", "taylor")
 """Exact directional-curvature estimators, by name (see :func:`uhu`)."""
 
 
@@ -54,7 +58,40 @@ def uhu_rev_rev(value_fn: ValueFn, params: Any, u: Any) -> jax.Array:
   return optax.tree.vdot(jax.grad(grad_dot_u)(params), u)
 
 
-_EXACT = {"jvp": uhu_jvp_of_jvp, "hvp": uhu_hvp, "rev_rev": uhu_rev_rev}
+def uhu_taylor(value_fn: ValueFn, params: Any, u: Any) -> jax.Array:
+  """uᵀ∇²f(w)u in Taylor mode: with w(t) = w + tu, jet propagates
+  (f, f', f'') along t in one pass; f''(0) = uᵀ∇²f(w)u.
+
+  Raises:
+    ValueError: jet has no rule for an operation of f (measured: ReLU
+      networks, whose activation has a custom derivative).
+  """
+  leaves, treedef = jax.tree.flatten(params)
+  directions = jax.tree.leaves(u)
+
+  def flat_value(*xs):
+    return value_fn(jax.tree.unflatten(treedef, xs))
+
+  series = tuple((d, jnp.zeros_like(d)) for d in directions)
+  try:
+    _, (_, second) = jet.jet(flat_value, tuple(leaves), series)
+  except (jax.errors.UnexpectedTracerError, NotImplementedError) as e:
+    raise ValueError(
+        "the 'taylor' curvature estimator cannot differentiate this "
+        "objective: jax.experimental.jet has no rule for one of its "
+        "operations (e.g. ReLU's custom derivative); use 'jvp' "
+        f"({type(e).__name__})") from None
+  return second
+
+
+_EXACT = {"jvp": uhu_jvp_of_jvp, "hvp": uhu_hvp, "rev_rev": uhu_rev_rev,
+          "taylor": uhu_taylor}
+
+EVALS = {"jvp": {"jvp_evals": 2}, "hvp": {"hvp_evals": 1},
+         "rev_rev": {"hvp_evals": 1}, "taylor": {"jvp_evals": 2}}
+"""What one call of each estimator costs, in the harness's evaluation
+counters (a second-order Taylor pass counts as the two forward passes of a
+jvp-of-jvp)."""
 
 
 def uhu(estimator: str, value_fn: ValueFn, params: Any, u: Any) -> jax.Array:

@@ -9,8 +9,6 @@ k = 10 with 20 Lanczos iterations is fixed here to keep CPU runs affordable
 preconditioned one, so for RMSProp/Adam this is not the relevant sharpness.
 """
 
-import optax
-
 from edgeperf.submissions import api
 from edgeperf.submissions.exact_sharpness import transform
 
@@ -20,7 +18,7 @@ SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 def make_tuner(*, sigma: float = 3.0, every_k: int = 10, num_iters: int = 20,
                method: str = "lanczos", seed: int = 0,
                base_optimizer: str = "gd"
-               ) -> optax.GradientTransformationExtraArgs:
+               ) -> api.Tuner:
   """Builds the exact-sharpness tuner.
 
   Args:
@@ -31,7 +29,7 @@ def make_tuner(*, sigma: float = 3.0, every_k: int = 10, num_iters: int = 20,
     seed: seed of the eigen-solver's start vectors.
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
   """
-  return optax.chain(
+  return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_exact_sharpness(
           sigma, every_k=every_k, num_iters=num_iters, method=method,

@@ -16,24 +16,24 @@ from edgeperf.submissions import curvature
 class ExactSharpnessState(NamedTuple):
   """State of :func:`scale_by_exact_sharpness`."""
 
-  stats: api.TunerStats  # learning_rate f32[] = η_t; hvp_evals i32[]
+  stats: api.TunerStats  # learning_rate f32[] = η_t
   count: jax.Array  # i32[], steps taken
-  sharpness: jax.Array  # f[], the latest λ_max estimate
+  sharpness: jax.Array  # f[], λ_max from the last refresh
   key: jax.Array  # u32[2], PRNG key for the eigen-solver's start vectors
 
 
 def scale_by_exact_sharpness(
     sigma: float = 2.0, *, every_k: int = 1, num_iters: int = 20,
-    method: str = "lanczos",
-    seed: int = 0) -> optax.GradientTransformationExtraArgs:
+    method: str = "lanczos", seed: int = 0) -> api.RefreshingTransformation:
   """Exact-sharpness rule (Eq. 16): η_t = σ / λ_max(∇²f(w_t)).
 
   λ_max comes from ``num_iters`` Hessian-vector products of Lanczos (or power)
-  iterations (:func:`edgeperf.submissions.curvature.top_eigenvalue`),
-  recomputed at steps t ≡ 0 (mod k) inside ``lax.cond`` and reused in
-  between.  η = σ/|λ| (0 if λ = 0).  The Hessian is that of f itself, not
-  the preconditioned one: for RMSProp/Adam directions the relevant sharpness
-  is λ_max(P^{-1/2}∇²f P^{-1/2}), which this rule does not see.
+  iterations (:func:`edgeperf.submissions.curvature.top_eigenvalue`) in the
+  transformation's refresh, which the harness runs at steps 0, k, 2k, …;
+  ``update`` reuses the stored value.  η = σ/|λ| (0 if λ = 0).  The Hessian
+  is that of f itself, not the preconditioned one: for RMSProp/Adam
+  directions the relevant sharpness is λ_max(P^{-1/2}∇²f P^{-1/2}), which
+  this rule does not see.
 
   Args:
     sigma: σ > 0 (σ = 2 performs poorly, σ ≈ 3 can beat constant rates).
@@ -43,7 +43,7 @@ def scale_by_exact_sharpness(
     seed: seed of the start vectors.
   """
   _checks.positive("sigma", sigma)
-  _checks.integer("every_k", every_k, low=1)
+  api.check_every_k(every_k)
   _checks.integer("num_iters", num_iters, low=1)
   _checks.one_of("method", method, curvature.METHODS)
   _checks.integer("seed", seed, low=0)
@@ -54,23 +54,26 @@ def scale_by_exact_sharpness(
         stats=api.tuner_stats(0.0), count=jnp.asarray(0, jnp.int32),
         sharpness=jnp.asarray(0.0, dtype), key=jax.random.PRNGKey(seed))
 
-  def update(updates, state, params=None, *, value_fn=None, **extra):
+  def refresh(state, params, *, value_fn=None, **extra):
     del extra
-    _checks.required_extras("scale_by_exact_sharpness", value_fn=value_fn,
-                            params=params)
-    dtype = state.sharpness.dtype
-    key, sub = jax.random.split(state.key)
-    refresh = state.count % every_k == 0
-    lam = jax.lax.cond(
-        refresh,
-        lambda: curvature.top_eigenvalue(
-            value_fn, params, num_iters=num_iters, key=sub,
-            method=method).astype(dtype),
-        lambda: state.sharpness)
-    eta = (sigma * api.safe_div(jnp.asarray(1.0, dtype), jnp.abs(lam)))
-    eta = eta.astype(dtype)
-    stats = api.tuner_stats(eta, hvp_evals=jnp.where(refresh, num_iters, 0))
-    return optax.tree.scale(eta, updates), ExactSharpnessState(
-        stats=stats, count=state.count + 1, sharpness=lam, key=key)
+    _checks.required_extras("scale_by_exact_sharpness refresh",
+                            value_fn=value_fn, params=params)
+    _, sub = jax.random.split(state.key)  # the key this step's update splits
+    lam = curvature.top_eigenvalue(value_fn, params, num_iters=num_iters,
+                                   key=sub, method=method)
+    return state._replace(sharpness=lam.astype(state.sharpness.dtype))
 
-  return optax.GradientTransformationExtraArgs(init, update)
+  def update(updates, state, params=None, **extra):
+    del params, extra
+    dtype = state.sharpness.dtype
+    key, _ = jax.random.split(state.key)
+    eta = sigma * api.safe_div(jnp.asarray(1.0, dtype),
+                               jnp.abs(state.sharpness))
+    eta = eta.astype(dtype)
+    return optax.tree.scale(eta, updates), ExactSharpnessState(
+        stats=api.tuner_stats(eta), count=state.count + 1,
+        sharpness=state.sharpness, key=key)
+
+  return api.with_refresh(
+      optax.GradientTransformationExtraArgs(init, update), refresh,
+      every_k=every_k, cost={"hvp_evals": num_iters})

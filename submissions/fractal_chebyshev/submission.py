@@ -8,8 +8,6 @@ The papers give no grid for this tuner on networks; the search space here
 See :func:`edgeperf.submissions.fractal_chebyshev.scale_by_fractal_chebyshev`.
 """
 
-import optax
-
 from edgeperf.submissions import api
 from edgeperf.submissions.fractal_chebyshev import transform
 
@@ -19,7 +17,7 @@ SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 def make_tuner(*, horizon: int = 64, min_curvature_ratio: float = 1e-2,
                max_curvature: float | None = None, order: str = "fractal",
                num_iters: int = 20, seed: int = 0, base_optimizer: str = "gd"
-               ) -> optax.GradientTransformationExtraArgs:
+               ) -> api.Tuner:
   """Builds the fractal Chebyshev schedule.
 
   Args:
@@ -31,7 +29,7 @@ def make_tuner(*, horizon: int = 64, min_curvature_ratio: float = 1e-2,
     seed: its start-vector seed.
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
   """
-  return optax.chain(
+  return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_fractal_chebyshev(
           horizon, min_curvature_ratio=min_curvature_ratio,

@@ -61,7 +61,7 @@ class FractalChebyshevState(NamedTuple):
 def scale_by_fractal_chebyshev(
     horizon: int, *, min_curvature_ratio: float,
     max_curvature: float | None = None, order: str = "fractal",
-    num_iters: int = 20, seed: int = 0) -> optax.GradientTransformationExtraArgs:
+    num_iters: int = 20, seed: int = 0) -> api.Tuner:
   """Fractal Chebyshev schedule (Agarwal, Goel & Zhang 2021).
 
   η_t = 1/γ_{σ(j)}, j = t mod T + 1 (the cycle repeats after T steps), with
@@ -74,8 +74,9 @@ def scale_by_fractal_chebyshev(
   Args:
     horizon: T, a power of 2.
     min_curvature_ratio: m/M ∈ (0, 1).
-    max_curvature: M > 0, or None to estimate it at step 0 as λ_max(∇²f(w_0))
-      by ``num_iters`` Lanczos HVPs (counted in ``hvp_evals``).  For
+    max_curvature: M > 0, or None to estimate it as λ_max(∇²f(w_0)) by
+      ``num_iters`` Lanczos HVPs in a refresh the harness runs once, before
+      step 0 (counted in ``hvp_evals``).  For
       non-GD directions M should be the preconditioned curvature; the
       estimate is of ∇²f itself.
     order: ``fractal`` (default), or ``increasing`` / ``decreasing`` step
@@ -97,28 +98,30 @@ def scale_by_fractal_chebyshev(
         stats=api.tuner_stats(0.0), count=jnp.asarray(0, jnp.int32),
         max_curvature=jnp.asarray(big_m, dtype))
 
-  def update(updates, state, params=None, *, value_fn=None, **extra):
+  def refresh(state, params, *, value_fn=None, **extra):
     del extra
+    _checks.required_extras("scale_by_fractal_chebyshev refresh",
+                            value_fn=value_fn, params=params)
+    lam = curvature.top_eigenvalue(value_fn, params, num_iters=num_iters,
+                                   key=jax.random.PRNGKey(seed),
+                                   method="lanczos")
+    return state._replace(
+        max_curvature=jnp.abs(lam).astype(state.max_curvature.dtype))
+
+  def update(updates, state, params=None, **extra):
+    del params, extra
     dtype = state.max_curvature.dtype
-    hvp_evals = jnp.asarray(0, jnp.int32)
     big_m = state.max_curvature
-    if max_curvature is None:
-      _checks.required_extras("scale_by_fractal_chebyshev", value_fn=value_fn,
-                              params=params)
-      first = state.count == 0
-      big_m = jax.lax.cond(
-          first,
-          lambda: jnp.abs(curvature.top_eigenvalue(
-              value_fn, params, num_iters=num_iters,
-              key=jax.random.PRNGKey(seed), method="lanczos")).astype(dtype),
-          lambda: state.max_curvature)
-      hvp_evals = jnp.where(first, num_iters, 0).astype(jnp.int32)
     small_m = min_curvature_ratio * big_m
     cos = jnp.asarray(cosines, dtype)[state.count % horizon]
     gamma = 0.5 * (big_m + small_m) + 0.5 * (big_m - small_m) * cos
     eta = api.safe_div(jnp.asarray(1.0, dtype), gamma).astype(dtype)
     return optax.tree.scale(eta, updates), FractalChebyshevState(
-        stats=api.tuner_stats(eta, hvp_evals=hvp_evals),
-        count=state.count + 1, max_curvature=big_m)
+        stats=api.tuner_stats(eta), count=state.count + 1,
+        max_curvature=big_m)
 
-  return optax.GradientTransformationExtraArgs(init, update)
+  tx = optax.GradientTransformationExtraArgs(init, update)
+  if max_curvature is not None:
+    return tx
+  return api.with_refresh(tx, refresh, every_k=None,
+                          cost={"hvp_evals": num_iters})

@@ -7,8 +7,6 @@ No search: the rule has no free parameter in the paper (β, ε, estimator and
 k are exposed for completeness, fixed at the paper's 0, 0, jvp, 1).
 """
 
-import optax
-
 from edgeperf.submissions import api
 from edgeperf.submissions.qg import transform
 
@@ -17,9 +15,9 @@ SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
 def make_tuner(*, beta: float = 0.0, eps: float = 0.0, estimator: str = "jvp",
                every_k: int = 1, base_optimizer: str = "gd"
-               ) -> optax.GradientTransformationExtraArgs:
+               ) -> api.Tuner:
   """Builds the quadratically greedy tuner (the arguments are CDAT's)."""
-  return optax.chain(
+  return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_quadratically_greedy(
           eps=eps, beta=beta, estimator=estimator, every_k=every_k))

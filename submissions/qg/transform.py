@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import optax
-
+from edgeperf.submissions import api
 from edgeperf.submissions.cdat import scale_by_cdat
 
 
 def scale_by_quadratically_greedy(
-    **kwargs: Any) -> optax.GradientTransformationExtraArgs:
+    **kwargs: Any) -> api.RefreshingTransformation:
   """η_t = −∇f(w_t)ᵀu_t / (u_tᵀ∇²f(w_t)u_t), the minimiser of the quadratic
   model q(η) = f + η gᵀu + ½η² uᵀHu along u_t (clipped at 0 for ascent
   directions, as CDAT does).

@@ -30,23 +30,29 @@ def objective(a, b):
   return lambda w: 0.5 * w @ a @ w - b @ w
 
 
-def call(tx, state, w, u, f):
-  """One update with the harness's calling convention."""
+def call(tx, state, w, u, f, *, refresh=True):
+  """One update with the harness's calling convention (the tuner's
+  curvature refresh first, if it has one and ``refresh``)."""
   value, grad = jax.value_and_grad(f)(w)
-  return tx.update(u, state, w, value=value, grad=grad, value_fn=f)
+  return api.update_with_refresh(tx, u, state, w, refresh=refresh,
+                                 value=value, grad=grad, value_fn=f)
 
 
 def run(tx, f, w, steps, direction=None):
-  """GD-direction steps (u = −g unless ``direction``); returns the
-  trajectory (dicts of w, u, g, step, state, info) and the last w."""
+  """GD-direction steps (u = −g unless ``direction``), refreshing where the
+  harness would; returns the trajectory (dicts of w, u, g, step, state,
+  info: the step's record, refresh cost included) and the last w."""
   state = tx.init(w)
   out = []
-  for _ in range(steps):
+  for t in range(steps):
     g = jax.grad(f)(w)
     u = -g if direction is None else direction(w)
-    step, state = call(tx, state, w, u, f)
-    out.append(dict(w=w, u=u, g=g, step=step, state=state,
-                    info=api.step_info(state)))
+    refresh = api.is_refreshing(tx) and api.refreshes_at(tx.every_k, t)
+    step, state = call(tx, state, w, u, f, refresh=refresh)
+    info = dict(api.step_info(state))
+    for name, count in (tx.refresh_cost.items() if refresh else ()):
+      info[name] = info[name] + count
+    out.append(dict(w=w, u=u, g=g, step=step, state=state, info=info))
     w = w + step
   return out, w
 

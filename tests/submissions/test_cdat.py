@@ -28,7 +28,8 @@ def test_cdat_ascent_direction_gives_zero_step(quad):
 
 
 @pytest.mark.parametrize("estimator,counter", [
-    ("jvp", "jvp_evals"), ("hvp", "hvp_evals"), ("rev_rev", "hvp_evals")])
+    ("jvp", "jvp_evals"), ("hvp", "hvp_evals"), ("rev_rev", "hvp_evals"),
+    ("taylor", "jvp_evals")])
 def test_exact_denominators_equal_uAu(quad, estimator, counter):
   a, b, w = quad.quadratic()
   f = quad.objective(a, b)
@@ -38,42 +39,65 @@ def test_exact_denominators_equal_uAu(quad, estimator, counter):
   eta = step[0] / u[0]
   denominator = (u @ u) / eta  # η = n/d with n = −gᵀu = ‖u‖²
   np.testing.assert_allclose(denominator, u @ a @ u, rtol=1e-10)
-  assert int(getattr(state.stats, counter)) == (
-      2 if estimator == "jvp" else 1)
+  assert tx.refresh_cost == {counter: 1 if counter == "hvp_evals" else 2}
 
 
-def test_secant_denominator_exact_on_quadratic_one_step_late(quad):
+def test_secant_refreshes_once_then_is_exact_on_quadratic(quad):
   a, b, w = quad.quadratic()
   f = quad.objective(a, b)
   tx = scale_by_cdat(1.0, estimator="secant")
-  traj, _ = quad.run(tx, f, w, 3)
-  # Step 0 bootstraps with one jvp-of-jvp (2 jvp passes), later steps free.
-  assert [int(t["info"]["jvp_evals"]) for t in traj] == [2, 0, 0]
+  assert tx.every_k is None  # one refresh, before step 0
+  traj, _ = quad.run(tx, f, w, 4)
+  assert [int(t["info"]["jvp_evals"]) for t in traj] == [2, 0, 0, 0]
+  u = traj[0]["u"]
+  np.testing.assert_allclose(traj[0]["step"], (u @ u) / (u @ a @ u) * u,
+                             rtol=1e-10)  # refreshed: exact QG
+  # after it, the same free estimate as a long refresh period
+  long_k, _ = quad.run(scale_by_cdat(1.0, every_k=100), f, w, 4)
+  for t, ref in zip(traj, long_k):
+    np.testing.assert_allclose(t["step"], ref["step"], rtol=1e-12)
+
+
+def test_free_quotient_is_the_max_of_value_secant_and_secant_bound(quad):
+  """ĉ_t = max(|vsec|, end, klb) with vsec = u_{t−1}ᵀAu_{t−1}/‖u_{t−1}‖²
+  (exact), end = vsec on a quadratic and klb = (u_tᵀAs)²/(sᵀAs ‖u_t‖²)."""
+  a, b, w = quad.quadratic()
+  f = quad.objective(a, b)
+  tx = scale_by_cdat(1.0, every_k=100)
+  traj, _ = quad.run(tx, f, w, 4)
   for prev, cur in zip(traj[:-1], traj[1:]):
-    u0, u1 = prev["u"], cur["u"]
-    # The state's curvature is the secant along u_{t−1}: exactly u0ᵀAu0.
-    np.testing.assert_allclose(
-        cur["state"].denominator_ema * (u0 @ u0), u0 @ a @ u0, rtol=1e-8)
-    # Applied as a Rayleigh quotient along the new direction.
-    expected = (u1 @ u1) / ((u0 @ a @ u0) / (u0 @ u0) * (u1 @ u1))
-    np.testing.assert_allclose(cur["step"], expected * u1, rtol=1e-8)
+    u0, u1, s = prev["u"], cur["u"], prev["step"]
+    vsec = (u0 @ a @ u0) / (u0 @ u0)
+    klb = (u1 @ a @ s) ** 2 / ((s @ a @ s) * (u1 @ u1))
+    c_hat = max(vsec, klb)
+    np.testing.assert_allclose(cur["step"], u1 / c_hat, rtol=1e-8)
 
 
-def test_amortised_denominator_refreshes_every_k_and_reuses_quotient(quad):
+def test_amortised_refreshes_every_k(quad):
   a, b, w = quad.quadratic()
   f = quad.objective(a, b)
   tx = scale_by_cdat(1.0, every_k=3)
-  traj, _ = quad.run(tx, f, w, 5)
-  assert [int(t["info"]["jvp_evals"]) for t in traj] == [2, 0, 0, 2, 0]
-  u0 = traj[0]["u"]
-  c0 = (u0 @ a @ u0) / (u0 @ u0)
-  for t in traj[:3]:  # steps 0..2 use the quotient measured at step 0
+  traj, _ = quad.run(tx, f, w, 7)
+  assert [int(t["info"]["jvp_evals"]) for t in traj] == [2, 0, 0, 2, 0, 0, 2]
+  for t in (traj[0], traj[3], traj[6]):  # refreshed: exact QG
     u = t["u"]
-    np.testing.assert_allclose(t["step"], (u @ u) / (c0 * (u @ u)) * u,
+    np.testing.assert_allclose(t["step"], (u @ u) / (u @ a @ u) * u,
                                rtol=1e-10)
-  u3 = traj[3]["u"]  # refreshed: exact QG again
-  np.testing.assert_allclose(traj[3]["step"], (u3 @ u3) / (u3 @ a @ u3) * u3,
-                             rtol=1e-10)
+
+
+def test_k1_update_reads_only_the_refresh(quad):
+  """With k = 1 the update has no free estimate: it uses the curvature the
+  refresh stored (a stale one if the refresh is skipped)."""
+  a, b, w = quad.quadratic()
+  f = quad.objective(a, b)
+  tx = scale_by_cdat(1.0)
+  u = -jax.grad(f)(w)
+  _, state = quad.call(tx, tx.init(w), w, u, f)
+  assert state.prev is None
+  w1 = w + 0.1 * u
+  u1 = -jax.grad(f)(w1)
+  step, _ = quad.call(tx, state, w1, u1, f, refresh=False)
+  np.testing.assert_allclose(step, (u1 @ u1) / (u @ a @ u) * u1, rtol=1e-10)
 
 
 def test_cdat_ema_matches_paper_recursion(quad):
@@ -96,9 +120,14 @@ def test_cdat_bad_arguments_and_missing_extras(quad):
     scale_by_cdat(2.0, estimator="bfgs")
   with pytest.raises(ValueError, match="every_k"):
     scale_by_cdat(2.0, estimator="secant", every_k=5)
+  for bad in (0, -3, 2.5, "10"):
+    with pytest.raises(ValueError, match="every_k"):
+      scale_by_cdat(2.0, every_k=bad)
   with pytest.raises(ValueError, match="beta"):
     scale_by_cdat(2.0, beta=1.0)
   a, b, w = quad.quadratic()
   tx = scale_by_cdat(2.0)
   with pytest.raises(ValueError, match="value_fn"):
-    tx.update(w, tx.init(w), w, value=1.0, grad=w)
+    tx.refresh(tx.init(w), w, updates=w, value=1.0, grad=w)
+  with pytest.raises(ValueError, match="grad"):
+    tx.update(w, tx.init(w), w, value=1.0)

@@ -1,0 +1,119 @@
+"""Does amortised CDAT train?  Steps to target and final loss, every k.
+
+For each embedded workload and seed, full-batch CDAT (σ = 2, β = 0, GD
+direction; Roulet et al. 2024, Eq. 8) with the curvature refreshed every
+step (k = 1, the paper's rule), every 10 and every 100 steps, and with the
+free secant estimate only (one refresh at step 0), each for ``--horizon`` ×
+the workload's step hint.  Prints, per workload and variant, the steps to
+the stored target (the suite's reach rule: running mean of the last 5
+objectives) for each seed, the final objective, the largest η, and whether
+it diverged; ``--json`` writes the rows.
+
+    python -m edgeperf.harness.measure.amortised_cdat --seeds=0,1,2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from typing import Any, Sequence
+
+from absl import flags
+import numpy as np
+
+from edgeperf import _jsonio
+from edgeperf.harness import reach
+from edgeperf.harness import runner
+from edgeperf.harness.cli import flagparse
+from edgeperf.submissions import loader
+from edgeperf.workloads import registry
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "k=1": dict(every_k=1),
+    "k=10": dict(every_k=10),
+    "k=100": dict(every_k=100),
+    "secant": dict(estimator="secant"),
+}
+
+
+def measure(name: str, variant: str, seed: int, *, horizon: float,
+            sigma: float = 2.0) -> dict[str, Any]:
+  """One run; its steps to target, final objective and largest η."""
+  workload = registry.get(name)
+  steps = int(round(horizon * workload.step_hint))
+  target = workload.target_train_loss
+  workload = dataclasses.replace(workload, time_budget_s=math.inf)
+  hparams = dict(sigma=sigma, **VARIANTS[variant])
+  tx = loader.load("cdat").build(hparams)
+  start = time.perf_counter()
+  result = runner.run(workload, tx, seed=seed, max_steps=steps,
+                      stop_at_target=False, progress=False)
+  objective = result.steps["objective"].to_numpy()
+  lrs = result.steps["learning_rate"].to_numpy()
+  hit = reach.first_reach(objective, target, reach.FULL_BATCH_WINDOW)
+  finite = np.isfinite(objective)
+  return dict(
+      workload=name, variant=variant, seed=seed, target=target,
+      steps=steps, steps_run=result.steps_run, status=result.status,
+      reach=None if hit is None else hit + 1,
+      final_objective=float(objective[-1]) if objective.size else math.nan,
+      max_learning_rate=float(np.nanmax(lrs)) if lrs.size else math.nan,
+      diverged=bool(not finite.all()) or result.status == "diverged",
+      wall_s=round(time.perf_counter() - start, 1))
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+  """Markdown: one line per workload and variant, seeds side by side."""
+  out = ["| workload | variant | steps to target (per seed) | "
+         "final loss (median) | max η | diverged |",
+         "|---|---|---|---|---|---|"]
+  keys = dict.fromkeys((r["workload"], r["variant"]) for r in rows)
+  for workload, variant in keys:
+    group = [r for r in rows
+             if r["workload"] == workload and r["variant"] == variant]
+    reaches = ", ".join("—" if r["reach"] is None else str(r["reach"])
+                        for r in group)
+    final = float(np.median([r["final_objective"] for r in group]))
+    max_lr = max(r["max_learning_rate"] for r in group)
+    diverged = sum(r["diverged"] for r in group)
+    out.append(f"| {workload} | {variant} | {reaches} | {final:.4g} | "
+               f"{max_lr:.3g} | {diverged}/{len(group)} |")
+  return "\n".join(out)
+
+
+def _define(fv: flags.FlagValues) -> None:
+  flags.DEFINE_list("workloads", list(registry.EMBEDDED), "Workloads.",
+                    flag_values=fv)
+  flags.DEFINE_list("variants", list(VARIANTS), "Variants.", flag_values=fv)
+  flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds.", flag_values=fv)
+  flags.DEFINE_float("horizon", 2.0, "Steps per run, in step hints.",
+                     flag_values=fv)
+  flags.DEFINE_string("json", "", "Write the rows to this JSON file.",
+                      flag_values=fv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+  fv, _ = flagparse.parse(_define, argv, "amortised_cdat")
+  for variant in fv.variants:
+    if variant not in VARIANTS:
+      flagparse.fail("amortised_cdat", f"unknown variant {variant!r}: must "
+                     f"be one of {', '.join(VARIANTS)}")
+  rows = []
+  for name in fv.workloads:
+    for variant in fv.variants:
+      for seed in fv.seeds:
+        row = measure(name, variant, int(seed), horizon=fv.horizon)
+        rows.append(row)
+        print(f"{name} {variant} seed {seed}: reach {row['reach']}, final "
+              f"{row['final_objective']:.4g}, max η "
+              f"{row['max_learning_rate']:.3g}, {row['status']} "
+              f"({row['wall_s']} s)", flush=True)
+        if fv.json:
+          _jsonio.atomic_write_json(fv.json, rows)
+  print(table(rows))
+
+
+if __name__ == "__main__":
+  main(sys.argv)
