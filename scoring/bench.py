@@ -1,128 +1,203 @@
-"""The default leaderboard (``make bench``, ``edgeperf-bench``): sweep every
-submission on every embedded workload under the external-tuning ruleset,
-then score.
+"""The default leaderboard (``make bench``, ``edgeperf-bench``): every
+submission re-timed at its tuned point against the stored targets.
 
-Plan (small enough for about 10 minutes on 2 cores; see ``DEFAULT_PLAN``):
-1 study × 2 trials per submission (self-tuning ones: 1 run), per-workload
-step budgets well below the workloads' own, trials two at a time.
+Protocol:
 
-Bench targets.  The stored targets (``workloads/targets.json``) are the best
-constant-rate loss at the workload's ``step_hint``; at the bench's reduced
-step budgets they are out of reach, so by default the bench scores against
-targets set by the same procedure at the bench horizon, from the bench's
-own reference trials (:func:`edgeperf.harness.targets.horizon_score`
-restricted to the constant trials the sweep drew):
+1. The tuned points come from ``scoring/tuned_points.json`` (``make tune``,
+   :mod:`edgeperf.scoring.tuning`); the leaderboard names the tuning run
+   (commit, hardware, date, protocol) they came from.
+2. Every (workload, submission) runs once (study 0, seed 0) at its tuned
+   point, on the full batch, up to ``budget_factor`` × the workload's step
+   hint steps (≥ the hint), stopping at the target; trials run on dedicated
+   cores (one worker per core group, never two trials on one core), so
+   times are comparable.
+3. The stored targets are the best constant rate's loss at the step hint
+   (``make targets``).  If ``constant`` at its tuned point does not reach
+   its own workload's target, the targets are stale (set on other code or
+   hardware): the bench stops with :class:`StaleTargetsError`.
+4. The ``top`` best-scoring submissions run ``repeats`` − 1 more times
+   (studies 1.., seed = study) so the leaderboard's time is the median over
+   repeats and the report shows their spread (median and interquartile
+   range of the time to target).
 
-    target_w = min over the finished, non-diverged ``constant`` trials on w
-               of the mean train objective of their last 5 steps.
-
-``--targets=stored`` scores against the stored targets instead.  Each call
-starts a fresh sweep (``--nofresh`` resumes an interrupted one).  Writes
-``<output_dir>/leaderboard.md``, the PNG figures, ``bench_targets.json``,
-and prints the leaderboard.
+Writes ``<output_dir>/leaderboard.md`` (with the spread table), the figures,
+``trials.csv``, ``times.csv``; prints the leaderboard.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
 import time
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from edgeperf import _jsonio
-from edgeperf.harness import rundir
+import numpy as np
+import pandas as pd
+
 from edgeperf.harness import sweep
-from edgeperf.harness import targets
 from edgeperf.scoring import leaderboard
 from edgeperf.scoring import report
+from edgeperf.scoring import tuning
 from edgeperf.submissions import loader
+from edgeperf.workloads import registry
 
-DEFAULT_PLAN = {
-    # workload: max_steps (the workload's own step_hint is 200-400)
-    "linreg_digits": 200,
-    "mlp_mnist": 150,
-    "cnn_digits": 60,
-    "charlm_prose": 40,
-}
-DEFAULT_NUM_TRIALS = 2
-DEFAULT_NUM_STUDIES = 1
-DEFAULT_JOBS = 2
 REFERENCE = "constant"
+DEFAULT_BUDGET_FACTOR = 2.0
+DEFAULT_TOP = 3
+DEFAULT_REPEATS = 3
+DEFAULT_JOBS = 2
 
 
-def bench_targets(sweep_dir: str, reference: str = REFERENCE,
-                  last: int | None = None) -> dict[str, float]:
-  """Targets at the bench horizon from the reference's trials (module doc).
+class StaleTargetsError(ValueError):
+  """The constant baseline does not reach its own stored target."""
 
-  Returns:
-    ``{workload label: target}`` for every workload where the reference has
-    at least one finished, non-diverged trial with ``last`` steps (default:
-    :data:`edgeperf.harness.targets.LAST_ITERATES`), scored by
-    :func:`edgeperf.harness.targets.horizon_score`.
+
+def tuned_plan(points: Mapping[str, Mapping[str, Any]], *,
+               workloads: Sequence[str], submissions: Sequence[str],
+               studies: Sequence[int], budget_factor: float
+               ) -> dict[str, Any]:
+  """A sweep plan: each (workload, submission) at its tuned point, one trial
+  per study (seed = study).
+
+  Raises:
+    tuning.TunedPointsError: a pair has no tuned point.
   """
-  last = targets.LAST_ITERATES if last is None else last
-  plan = _jsonio.read_json(os.path.join(sweep_dir, sweep.SWEEP_FILE))
-  best: dict[str, float] = {}
-  for trial in plan["trials"]:
-    if trial["name"] != reference:
+  trials, missing = [], []
+  for workload in workloads:
+    wl = registry.get(workload)
+    max_steps = max(wl.step_hint,
+                    int(math.ceil(budget_factor * wl.step_hint)))
+    for sub in submissions:
+      point = points.get(workload, {}).get(sub)
+      if point is None:
+        missing.append(f"{sub} on {workload}")
+        continue
+      where = loader.locate(sub)
+      for study in studies:
+        trials.append(sweep.trial_entry(
+            workload=workload, submission=sub, name=where.name,
+            ruleset="tuned", study=study, trial=0, seed=study,
+            hparams=point["hparams"], max_steps=max_steps))
+  if missing:
+    raise tuning.TunedPointsError(
+        f"no tuned point for {', '.join(missing)}; run `make tune` (or "
+        "edgeperf-tune for those workloads and submissions)")
+  return {"format": sweep.FORMAT_VERSION,
+          "request": {"kind": "bench", "workloads": list(workloads),
+                      "submissions": list(submissions),
+                      "studies": list(studies),
+                      "budget_factor": budget_factor},
+          "trials": trials}
+
+
+def check_reference(trials: pd.DataFrame, reference: str = REFERENCE
+                    ) -> None:
+  """Raises :class:`StaleTargetsError` where the reference's first trial
+  did not reach its workload's stored target."""
+  ref = trials[(trials["submission"] == reference) & (trials["study"] == 0)]
+  stale = []
+  for _, row in ref.iterrows():
+    if not bool(row["reached"]):
+      stale.append(f"{row['workload']} (target {row['target']:.4g}, final "
+                   f"train objective {row['final_objective']:.4g})")
+  if stale:
+    raise StaleTargetsError(
+        f"the {reference} baseline at its tuned point does not reach its own "
+        f"stored target on {'; '.join(stale)}: the targets are stale (set on "
+        "other code or hardware); run `make targets`, then `make tune`")
+
+
+def spread(trials: pd.DataFrame, column: str = "time_to_target"
+           ) -> pd.DataFrame:
+  """Median and interquartile range of ``column`` over repeats, for the
+  (workload, submission) pairs run more than once."""
+  rows = []
+  for (w, s), group in trials.groupby(["workload", "submission"]):
+    if len(group) < 2:
       continue
-    folder = rundir.RunDir(os.path.join(sweep_dir, trial["run_dir"]))
-    if not folder.is_final():
-      continue
-    steps = folder.table("steps")
-    if folder.status()["status"] in ("error", "diverged") or steps is None:
-      continue
-    objective = steps["objective"].to_numpy(float)
-    if len(objective) < last:
-      continue
-    value = targets.horizon_score(objective, last)
-    if not math.isfinite(value):
-      continue
-    label = leaderboard.workload_label(folder.meta()["workload"])
-    best[label] = min(best.get(label, math.inf), value)
-  return best
+    values = group[column].astype(float).fillna(math.inf).to_numpy()
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    rows.append({"workload": w, "submission": s, "repeats": len(group),
+                 "median": med, "iqr": q3 - q1,
+                 "reached": int(np.isfinite(values).sum())})
+  return pd.DataFrame(rows)
+
+
+def spread_markdown(table: pd.DataFrame) -> str:
+  if table.empty:
+    return ""
+  lines = ["## Spread over repeats (time to target, s)", "",
+           "| workload | submission | repeats | reached | median | IQR |",
+           "|---|---|---|---|---|---|"]
+  for r in table.itertuples():
+    lines.append(f"| {r.workload} | `{r.submission}` | {r.repeats} | "
+                 f"{r.reached} | {r.median:.3g} | {r.iqr:.2g} |")
+  return "\n".join(lines)
+
+
+def _describe(prov: Mapping[str, Any], *, subs, workloads, budget_factor,
+              top, repeats, jobs, wall_s) -> str:
+  protocol = prov.get("protocol", {})
+  return (
+      f"Bench: {len(subs)} submissions × {len(workloads)} workloads, each at "
+      f"its tuned point, full batch, up to {budget_factor:g}× the workload's "
+      f"step hint, against the stored targets; the top {top} re-run "
+      f"{repeats - 1} more times (median over repeats). {jobs} trial(s) at "
+      "a time, each worker on its own cores. Tuned points: "
+      f"`scoring/tuned_points.json` from commit {prov.get('git_commit')}, "
+      f"hardware {prov.get('hardware_id')}, {prov.get('date')}, protocol "
+      f"{protocol.get('num_studies')} studies × {protocol.get('num_trials')} "
+      f"trials ({protocol.get('budgets', '')}). Sweep wall time this call: "
+      f"{wall_s:.0f} s.")
 
 
 def run_bench(*, output_dir: str, sweep_dir: str,
-              plan: Mapping[str, int] = DEFAULT_PLAN,
+              workloads: Sequence[str] = registry.EMBEDDED,
               submissions: Sequence[str] | None = None,
-              num_trials: int = DEFAULT_NUM_TRIALS,
-              num_studies: int = DEFAULT_NUM_STUDIES, seed: int = 0,
-              jobs: int = DEFAULT_JOBS, target_source: str = "bench",
-              trial_timeout_s: float | None = 240.0,
+              tuned_path: str = tuning.TUNED_FILE,
+              budget_factor: float = DEFAULT_BUDGET_FACTOR,
+              top: int = DEFAULT_TOP, repeats: int = DEFAULT_REPEATS,
+              jobs: int = DEFAULT_JOBS, executor=None,
+              trial_timeout_s: float | None = 300.0,
               progress: bool = True) -> str:
-  """Sweeps (resuming a previous bench sweep) and scores; returns markdown."""
+  """Runs (or resumes) the bench sweep and scores it; returns markdown.
 
+  Raises:
+    tuning.TunedPointsError, StaleTargetsError, sweep.SweepError.
+  """
+  tuned = tuning.read(tuned_path)
   subs = tuple(submissions or loader.available())
-  request = sweep.SweepRequest(
-      workloads=tuple(plan), submissions=subs, num_trials=num_trials,
-      num_studies=num_studies, seed=seed,
-      workload_max_steps=tuple(plan.items()))
   start = time.perf_counter()
-  outcomes = sweep.run_sweep(sweep_dir, request, jobs=jobs,
-                             timeout_s=trial_timeout_s, progress=progress)
-  sweep_s = time.perf_counter() - start
+  first = os.path.join(sweep_dir, "first")
+  plan = tuned_plan(tuned["points"], workloads=workloads, submissions=subs,
+                    studies=[0], budget_factor=budget_factor)
+  outcomes = sweep.run_plan(first, plan, jobs=jobs, executor=executor,
+                            timeout_s=trial_timeout_s, progress=progress)
+  paths = [first]
+  trials = leaderboard.load_trials(paths)
+  check_reference(trials)
+  if top > 0 and repeats > 1:
+    lb = leaderboard.build(trials, metric="time")
+    leaders = [s for s in lb.scores.index[:top]]
+    more = tuned_plan(tuned["points"], workloads=workloads,
+                      submissions=leaders, studies=range(1, repeats),
+                      budget_factor=budget_factor)
+    again = os.path.join(sweep_dir, "repeats")
+    outcomes += sweep.run_plan(again, more, jobs=jobs, executor=executor,
+                               timeout_s=trial_timeout_s, progress=progress)
+    paths.append(again)
+  wall_s = time.perf_counter() - start
   print(sweep.summarize(outcomes), file=sys.stderr)
-  target_map = None
-  if target_source == "bench":
-    target_map = bench_targets(sweep_dir)
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "bench_targets.json"), "w") as f:
-      json.dump(target_map, f, indent=2, sort_keys=True)
-  description = (
-      f"Default bench: {len(subs)} submissions × {len(plan)} workloads, "
-      f"external-tuning ruleset with {num_studies} study × {num_trials} "
-      "trials (self-tuning: 1 run per study), step budgets "
-      + ", ".join(f"{w} {n}" for w, n in plan.items())
-      + f", {jobs} trials at a time (concurrent trials share the CPU: "
-      "times are noisier than in a sequential sweep). "
-      + ("Targets: the tuned constant rate's mean train objective over its "
-         "last 5 steps at these budgets (bench_targets.json), not the stored "
-         "step_hint targets." if target_source == "bench" else
-         "Targets: the stored workload targets.")
-      + f" Sweep wall time this call: {sweep_s:.0f} s.")
-  return report.score_runs([sweep_dir], output_dir, metric="time",
-                              title="edgeperf leaderboard (default bench)",
-                              description=description, targets=target_map)
+  description = _describe(tuned["provenance"], subs=subs, workloads=workloads,
+                          budget_factor=budget_factor, top=top,
+                          repeats=repeats, jobs=jobs, wall_s=wall_s)
+  text = report.score_runs(paths, output_dir, metric="time",
+                           title="edgeperf leaderboard (default bench)",
+                           description=description)
+  extra = spread_markdown(spread(leaderboard.load_trials(paths)))
+  if extra:
+    text += "\n\n" + extra
+    with open(os.path.join(output_dir, "leaderboard.md"), "a") as f:
+      f.write("\n" + extra + "\n")
+  return text

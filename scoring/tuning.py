@@ -114,21 +114,32 @@ def read(path: str = TUNED_FILE) -> dict[str, Any]:
 def run_tuning(sweep_dir: str, *, workloads: Sequence[str],
                submissions: Sequence[str], num_trials: int = 5,
                num_studies: int = 3, seed: int = 0, jobs: int = 1,
-               executor=None, path: str = TUNED_FILE,
+               workload_max_steps: Mapping[str, int] | None = None,
+               timeout_s: float | None = None, executor=None,
+               path: str = TUNED_FILE,
                progress: bool = True) -> dict[str, Any]:
-  """Runs (or resumes) the tuning sweep, selects and writes the points."""
+  """Runs (or resumes) the tuning sweep, selects and writes the points.
+
+  ``workload_max_steps`` overrides the full step budget of some workloads
+  (recorded in the provenance's protocol).
+  """
   request = sweep.SweepRequest(
       workloads=tuple(workloads), submissions=tuple(submissions),
-      num_trials=num_trials, num_studies=num_studies, seed=seed)
+      num_trials=num_trials, num_studies=num_studies, seed=seed,
+      workload_max_steps=tuple(sorted((workload_max_steps or {}).items())))
   outcomes = sweep.run_sweep(sweep_dir, request, jobs=jobs,
-                             executor=executor, progress=progress)
+                             timeout_s=timeout_s, executor=executor,
+                             progress=progress)
   trials = leaderboard.load_trials([sweep_dir])
   points = select_points(trials)
   prov = provenance({
       "ruleset": "external (AlgoPerf); self-tuning at defaults",
       "num_trials": num_trials, "num_studies": num_studies, "seed": seed,
       "sampler": request.sampler,
-      "budgets": "each workload's full step budget, stored targets",
+      "budgets": ("step budgets " + ", ".join(
+          f"{w} {n}" for w, n in sorted(workload_max_steps.items()))
+                  + " (others: full)" if workload_max_steps else
+                  "each workload's full step budget") + "; stored targets",
       "selection": SELECTION}, sweep.summarize(outcomes))
   write(points, prov, path)
   return {"provenance": prov, "points": points}

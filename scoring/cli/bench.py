@@ -1,8 +1,9 @@
 """``edgeperf-bench`` (``make bench``): the default leaderboard.
 
-Sweeps every shipped submission on every embedded workload and scores the
-sweep (:mod:`edgeperf.scoring.bench`); writes ``<output_dir>/leaderboard.md``
-and the figures, and prints the leaderboard.
+Re-times every shipped submission at its tuned point
+(``scoring/tuned_points.json``) on every embedded workload against the
+stored targets, and scores (:mod:`edgeperf.scoring.bench`); writes
+``<output_dir>/leaderboard.md`` and the figures, and prints the leaderboard.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from absl import flags
 from edgeperf.harness import sweep
 from edgeperf.harness.cli import flagparse
 from edgeperf.scoring import bench
+from edgeperf.scoring import leaderboard
+from edgeperf.scoring import tuning
+from edgeperf.workloads import registry
 
 PROG = "edgeperf-bench"
 
@@ -28,22 +32,22 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_string("sweep_dir", None, "Sweep directory (default: "
                       "<output_dir>/bench_sweep; reused to resume).",
                       flag_values=fv)
-  flags.DEFINE_list("workload_max_steps", [
-      f"{w}={n}" for w, n in bench.DEFAULT_PLAN.items()], "Workloads and "
-                    "their step budgets.", flag_values=fv)
+  flags.DEFINE_list("workloads", list(registry.EMBEDDED), "Workloads.",
+                    flag_values=fv)
   flags.DEFINE_list("submissions", None, "Submissions (default: all "
                     "shipped).", flag_values=fv)
-  flags.DEFINE_integer("num_trials", bench.DEFAULT_NUM_TRIALS,
-                       "Trials per study.", flag_values=fv)
-  flags.DEFINE_integer("num_studies", bench.DEFAULT_NUM_STUDIES, "Studies.",
+  flags.DEFINE_string("tuned_points", tuning.TUNED_FILE, "The tuned-points "
+                      "file (make tune).", flag_values=fv)
+  flags.DEFINE_float("budget_factor", bench.DEFAULT_BUDGET_FACTOR, "Step "
+                     "budget in step hints (≥ 1).", flag_values=fv)
+  flags.DEFINE_integer("top", bench.DEFAULT_TOP, "How many leading "
+                       "submissions are repeated.", flag_values=fv)
+  flags.DEFINE_integer("repeats", bench.DEFAULT_REPEATS, "Runs of each "
+                       "leading submission (seeds 0..repeats-1).",
                        flag_values=fv)
-  flags.DEFINE_integer("seed", 0, "Sweep seed.", flag_values=fv)
-  flags.DEFINE_integer("jobs", bench.DEFAULT_JOBS, "Trials run in parallel.",
-                       flag_values=fv)
-  flags.DEFINE_enum("targets", "bench", ["bench", "stored"], "Bench-horizon "
-                    "targets from the constant trials, or the stored ones.",
-                    flag_values=fv)
-  flags.DEFINE_float("trial_timeout_s", 240.0, "Kill and record a trial "
+  flags.DEFINE_integer("jobs", bench.DEFAULT_JOBS, "Workers, each on its own "
+                       "cores.", flag_values=fv)
+  flags.DEFINE_float("trial_timeout_s", 300.0, "Kill and record a trial "
                      "after this many seconds (0: never).", flag_values=fv)
   flags.DEFINE_bool("fresh", True, "Delete a previous bench sweep first "
                     "(--nofresh resumes an interrupted bench instead; its "
@@ -57,19 +61,24 @@ def main(argv: Sequence[str] | None = None) -> None:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   sweep_dir = fv.sweep_dir or os.path.join(fv.output_dir, "bench_sweep")
+  if fv.budget_factor < 1:
+    flagparse.fail(PROG, f"--budget_factor must be ≥ 1 (budgets at least the "
+                   f"step hint), got {fv.budget_factor}", 2)
   start = time.perf_counter()
   try:
-    plan = dict(sweep.parse_workload_max_steps(fv.workload_max_steps))
     if fv.fresh and os.path.exists(sweep_dir):
       shutil.rmtree(sweep_dir)
     text = bench.run_bench(
-        output_dir=fv.output_dir, sweep_dir=sweep_dir, plan=plan,
-        submissions=fv.submissions, num_trials=fv.num_trials,
-        num_studies=fv.num_studies, seed=fv.seed, jobs=fv.jobs,
-        target_source=fv.targets, trial_timeout_s=fv.trial_timeout_s or None,
-        progress=fv.progress)
+        output_dir=fv.output_dir, sweep_dir=sweep_dir,
+        workloads=fv.workloads, submissions=fv.submissions,
+        tuned_path=fv.tuned_points, budget_factor=fv.budget_factor,
+        top=fv.top, repeats=fv.repeats, jobs=fv.jobs,
+        trial_timeout_s=fv.trial_timeout_s or None, progress=fv.progress)
   except sweep.SweepError as e:
     flagparse.fail(PROG, f"{e} (drop --nofresh to start over)")
+  except (tuning.TunedPointsError, bench.StaleTargetsError,
+          leaderboard.HardwareMismatchError, ValueError) as e:
+    flagparse.fail(PROG, str(e))
   print(text)
   print(f"wrote {os.path.join(fv.output_dir, 'leaderboard.md')} in "
         f"{time.perf_counter() - start:.0f} s", file=sys.stderr)

@@ -1,0 +1,89 @@
+"""The tuning protocol's point selection and the bench at tuned points
+(scoring/tuning.py, scoring/bench.py), on the smallest workload."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from edgeperf.scoring import bench
+from edgeperf.scoring import tuning
+from edgeperf.scoring.cli import bench as bench_cli
+
+WL = "linreg_digits"
+
+
+def _trials(rows):
+  base = dict(workload=WL, study=0, trial=0, seed=0, status="target_reached",
+              reached=True, time_to_target=1.0, final_objective=1.0)
+  return pd.DataFrame([dict(base, **r) for r in rows])
+
+
+def test_select_points_prefers_fewest_steps_then_lowest_loss():
+  trials = _trials([
+      dict(submission="a", hparams=json.dumps({"lr": 1}),
+           steps_to_target=50.0, time_to_target=9.0),
+      dict(submission="a", hparams=json.dumps({"lr": 2}),
+           steps_to_target=40.0, time_to_target=10.0),
+      dict(submission="b", hparams=json.dumps({"lr": 3}), reached=False,
+           steps_to_target=float("inf"), final_objective=2.0),
+      dict(submission="b", hparams=json.dumps({"lr": 4}), reached=False,
+           steps_to_target=float("inf"), final_objective=1.5),
+  ])
+  points = tuning.select_points(trials)
+  assert points[WL]["a"]["hparams"] == {"lr": 2}
+  assert points[WL]["b"]["hparams"] == {"lr": 4}
+  assert not points[WL]["b"]["reached"]
+
+
+def _tuned_file(tmp_path, constant_lr):
+  path = tmp_path / "tuned.json"
+  point = lambda hp: {"hparams": hp, "seed": 0, "reached": True,
+                      "steps_to_target": 1.0, "time_to_target": 1.0,
+                      "final_objective": 1.0, "trials": 1}
+  tuning.write({WL: {"constant": point({"learning_rate": constant_lr}),
+                     "cdat": point({"sigma": 2.0, "beta": 0.0, "eps": 0.0,
+                                    "estimator": "jvp", "every_k": 10,
+                                    "base_optimizer": "gd"})}},
+               tuning.provenance({"num_trials": 5, "num_studies": 1},
+                                 "test"), str(path))
+  return str(path)
+
+
+def test_missing_tuned_point_is_named(tmp_path):
+  with pytest.raises(tuning.TunedPointsError, match="no tuned point for qg"):
+    bench.tuned_plan(tuning.read(_tuned_file(tmp_path, 0.128))["points"],
+                     workloads=[WL], submissions=["constant", "qg"],
+                     studies=[0], budget_factor=1.0)
+  with pytest.raises(tuning.TunedPointsError, match="make tune"):
+    tuning.read(str(tmp_path / "absent.json"))
+
+
+@pytest.mark.slow
+def test_bench_at_tuned_points_with_repeats(tmp_path, capsys):
+  tuned = _tuned_file(tmp_path, 0.128)  # the stored best constant rate
+  out = tmp_path / "out"
+  bench_cli.main(["edgeperf-bench", f"--output_dir={out}",
+                  f"--workloads={WL}", "--submissions=constant,cdat",
+                  f"--tuned_points={tuned}", "--budget_factor=1.5",
+                  "--top=1", "--repeats=2", "--jobs=1", "--noprogress"])
+  text = (out / "leaderboard.md").read_text()
+  assert "Tuned points" in text and "Spread over repeats" in text
+  trials = pd.read_csv(out / "trials.csv")
+  assert len(trials) == 3  # two pairs once, the leader once more
+  assert trials["reached"].any()
+
+
+@pytest.mark.slow
+def test_stale_targets_stop_the_bench(tmp_path, capsys):
+  tuned = _tuned_file(tmp_path, 1e-4)  # far too small to reach the target
+  with pytest.raises(SystemExit) as e:
+    bench_cli.main(["edgeperf-bench", f"--output_dir={tmp_path / 'o'}",
+                    f"--workloads={WL}", "--submissions=constant",
+                    f"--tuned_points={tuned}", "--budget_factor=1",
+                    "--jobs=1", "--noprogress"])
+  assert e.value.code != 0
+  err = capsys.readouterr().err
+  assert "stale" in err and "make targets" in err
+  assert "Traceback" not in err
