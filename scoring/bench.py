@@ -6,8 +6,9 @@ Protocol:
 1. The tuned points come from ``scoring/tuned_points.json`` (``make tune``,
    :mod:`edgeperf.scoring.tuning`); the leaderboard names the tuning run
    (commit, hardware, date, protocol) they came from.
-2. Every (workload, submission) runs once (study 0, seed 0) at its tuned
-   point, on the full batch, up to ``budget_factor`` × the workload's step
+2. Every (workload, submission) runs once (study 0) at its tuned point
+   with the seed it was tuned with (so its curve is the tuning trial's), on
+   the full batch, up to ``budget_factor`` × the workload's step
    hint steps (≥ the hint), stopping at the target; trials run on dedicated
    cores (one worker per core group, never two trials on one core), so
    times are comparable.
@@ -16,9 +17,10 @@ Protocol:
    its own workload's target, the targets are stale (set on other code or
    hardware): the bench stops with :class:`StaleTargetsError`.
 4. The ``top`` best-scoring submissions run ``repeats`` − 1 more times
-   (studies 1.., seed = study) so the leaderboard's time is the median over
-   repeats and the report shows their spread (median and interquartile
-   range of the time to target).
+   (studies 1.., the same seed, so the same curve: only the clock differs)
+   so the leaderboard's time is the median over repeats and the report
+   shows the clock's spread (median and interquartile range of the time to
+   target).
 
 Writes ``<output_dir>/leaderboard.md`` (with the spread table), the figures,
 ``trials.csv``, ``times.csv``; prints the leaderboard.
@@ -58,7 +60,7 @@ def tuned_plan(points: Mapping[str, Mapping[str, Any]], *,
                studies: Sequence[int], budget_factor: float
                ) -> dict[str, Any]:
   """A sweep plan: each (workload, submission) at its tuned point, one trial
-  per study (seed = study).
+  per study, each with the point's seed (the same curve in every study).
 
   Raises:
     tuning.TunedPointsError: a pair has no tuned point.
@@ -77,7 +79,8 @@ def tuned_plan(points: Mapping[str, Mapping[str, Any]], *,
       for study in studies:
         trials.append(sweep.trial_entry(
             workload=workload, submission=sub, name=where.name,
-            ruleset="tuned", study=study, trial=0, seed=study,
+            ruleset="tuned", study=study, trial=0,
+            seed=int(point.get("seed", 0)),
             hparams=point["hparams"], max_steps=max_steps))
   if missing:
     raise tuning.TunedPointsError(
@@ -143,7 +146,7 @@ def _describe(prov: Mapping[str, Any], *, subs, workloads, budget_factor,
       f"Bench: {len(subs)} submissions × {len(workloads)} workloads, each at "
       f"its tuned point, full batch, up to {budget_factor:g}× the workload's "
       f"step hint, against the stored targets; the top {top} re-run "
-      f"{repeats - 1} more times (median over repeats). {jobs} trial(s) at "
+      f"{repeats - 1} more times with the same seed (median over repeats). {jobs} trial(s) at "
       "a time, each worker on its own cores. Tuned points: "
       f"`scoring/tuned_points.json` from commit {prov.get('git_commit')}, "
       f"hardware {prov.get('hardware_id')}, {prov.get('date')}, protocol "

@@ -87,3 +87,14 @@ def test_stale_targets_stop_the_bench(tmp_path, capsys):
   err = capsys.readouterr().err
   assert "stale" in err and "make targets" in err
   assert "Traceback" not in err
+
+
+def test_every_repeat_runs_the_tuned_trial_again(tmp_path):
+  points = tuning.read(_tuned_file(tmp_path, 0.128))["points"]
+  points[WL]["constant"]["seed"] = 1234
+  plan = bench.tuned_plan(points, workloads=[WL], submissions=["constant"],
+                          studies=[1, 2], budget_factor=1.5)
+  assert [t["seed"] for t in plan["trials"]] == [1234, 1234]
+  assert [t["study"] for t in plan["trials"]] == [1, 2]
+  assert all(t["hparams"] == {"learning_rate": 0.128}
+             for t in plan["trials"])
