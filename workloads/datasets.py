@@ -9,9 +9,8 @@ Embedded sources (no download, see WORKSPACE.md "Embedded data"):
     ``pydoc_data.topics`` (~465k characters).
 
 TFDS sources (``mnist``, ``cifar10``, ``imagenette``, ``tiny_shakespeare``)
-read prepared
-data from a user's ``data_dir`` with ``tfds.data_source`` (array_record, no
-TensorFlow needed); nothing is downloaded.
+read prepared data from a user's ``data_dir`` with ``tfds.data_source``
+(array_record, no TensorFlow needed); nothing is downloaded.
 
 Every loader returns numpy arrays; images are float32 in [0, 1], NHWC
 (pixels scaled, not standardised, as in the paper).

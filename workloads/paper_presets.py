@@ -18,8 +18,9 @@ subset.  Data come from a prepared TFDS ``data_dir``
 (:mod:`edgeperf.workloads.datasets`); nothing is downloaded.
 
 No targets are stored for these presets: a run without one ends
-``completed`` (``edgeperf-set-targets --workloads=... --size=...`` sets them
-on the machine that will be scored).
+``completed`` (``edgeperf-set-targets --workloads=... --size=...``, with
+``TFDS_DATA_DIR`` pointing at the data, sets them on the machine that will
+be scored).
 """
 
 from __future__ import annotations
