@@ -113,7 +113,10 @@ class SweepRequest:
     check(_checks.integer, "seed", self.seed)
     check(_checks.one_of, "sampler", self.sampler, sampling.METHODS)
     if self.size is not None:
-      check(_checks.one_of, "size", self.size, registry.SIZES)
+      for w in self.workloads:
+        if w in registry.names():
+          check(_checks.one_of, f"size for {w}", self.size,
+                registry.sizes(w))
     for name in ("batch_size", "max_steps", "eval_every"):
       if getattr(self, name) is not None:
         check(_checks.integer, name, getattr(self, name), low=1)
