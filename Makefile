@@ -6,12 +6,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test bench tune targets overhead tuner-cost profile lanczos eos-figure clean
+.PHONY: install test bench tune targets overhead tuner-cost profile lanczos eos-figure pipeline paper-memory clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -55,6 +55,16 @@ lanczos: $(STAMP)
 # The edge-of-stability figure docs/eos-mlp-mnist.png (about 8 minutes).
 eos-figure: $(STAMP)
 	$(PY) -m edgeperf.harness.measure.eos_figure
+
+# Mini-batch input pipeline: steps/s fed by the prefetch thread ÷ steps/s
+# on a device-resident batch.
+pipeline: $(STAMP)
+	$(PY) -m edgeperf.harness.measure.pipeline --repeats=15
+
+# XLA memory of one constant-lr and one CDAT step on every paper preset
+# (abstract shapes: no data needed); writes docs/paper-memory-<platform>.md.
+paper-memory: $(STAMP)
+	$(PY) -m edgeperf.harness.measure.paper_memory --sizes=small,paper --output=docs/paper-memory-$$($(PY) -c "import jax; print(jax.default_backend())").md
 
 clean:
 	rm -rf $(VENV) results .benchmarks

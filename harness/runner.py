@@ -7,6 +7,15 @@ and logging run outside the clock.  A chunk's time is spread evenly over its
 steps, so ``steps.csv``'s ``time_s`` is the cumulative submission time at the
 end of each step.  Chunks end at every evaluation and diagnostic step.
 
+Before anything is allocated, the first chunk is compiled from abstract
+shapes; XLA's memory analysis of it, with the data kept beside it, is
+recorded in ``meta.json`` and a run that would not fit the device is
+refused (:mod:`edgeperf.harness.memory`).  Mini-batches reach the device
+through a background thread, a few chunks ahead (:mod:`edgeperf.harness.
+pipeline`), so batch assembly never holds the step up.  With several local
+devices the batch is split over them and the parameters replicated
+(:mod:`edgeperf.harness.parallel`).
+
 A run ends with one status (:func:`final_status`):
   * ``target_reached``: the train objective reached the workload's target
     (:mod:`edgeperf.harness.reach`); the run stops at the end of that chunk.
@@ -43,6 +52,10 @@ import tqdm
 
 from edgeperf import _checks
 from edgeperf.harness import fingerprint
+from edgeperf.harness import memory as memory_lib
+from edgeperf.harness import memory_profile
+from edgeperf.harness import parallel
+from edgeperf.harness import pipeline
 from edgeperf.harness import programs as programs_lib
 from edgeperf.harness import reach
 from edgeperf.harness import rundir as rundir_lib
@@ -180,6 +193,11 @@ class _StopSignals:
 
 # ------------------------------------------------------------------ plan --
 
+CHUNK_DATA_BYTES = 256 * 2**20
+"""Most bytes of stacked mini-batches in one chunk: longer chunks are cut
+(the prefetcher keeps a few chunks on the device)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RunPlan:
   """The run's step budget and how it is cut into chunks."""
@@ -188,15 +206,21 @@ class RunPlan:
   eval_every: int
   diag_every: int
   chunk_mode: str
+  max_chunk: int | None = None  # most steps per chunk (mini-batch data)
 
   @classmethod
   def make(cls, workload: base.Workload, *, max_steps: int | None,
            eval_every: int | None, chunk_mode: str | None,
            diag_every: int) -> "RunPlan":
     total = workload.step_budget if max_steps is None else max_steps
+    max_chunk = None
+    if not workload.regime.is_full_batch:
+      per_step = workload.regime.batch_size * sum(
+          v[0].nbytes for v in workload.train.values())
+      max_chunk = max(1, CHUNK_DATA_BYTES // max(per_step, 1))
     plan = cls(total=total, eval_every=eval_every or workload.eval_every,
                diag_every=diag_every, chunk_mode=chunk_mode or
-               workload.chunk_mode)
+               workload.chunk_mode, max_chunk=max_chunk)
     _checks.integer("max_steps", plan.total, low=1)
     _checks.integer("eval_every", plan.eval_every, low=1)
     _checks.integer("diag_every", plan.diag_every, low=0)
@@ -205,13 +229,16 @@ class RunPlan:
 
   def chunks(self) -> Iterator[tuple[int, int]]:
     """(start, end) of each chunk: ends at every multiple of eval_every and
-    diag_every, and at the budget."""
+    diag_every, and at the budget; none longer than ``max_chunk``."""
     ends = {self.total}
     for period in (self.eval_every, self.diag_every):
       if period > 0:
         ends.update(range(period, self.total, period))
     start = 0
     for end in sorted(ends):
+      while self.max_chunk and end - start > self.max_chunk:
+        yield start, start + self.max_chunk
+        start += self.max_chunk
       yield start, end
       start = end
 
@@ -222,56 +249,187 @@ class RunPlan:
 
 # -------------------------------------------------------------- training --
 
+EVAL_PIECE = 4096
+"""Most examples evaluated in one call (but a full training batch is
+evaluated whole); larger sets are evaluated in near-equal pieces and the
+metrics averaged, weighted by piece size."""
+
+
+def _pieces(n: int) -> list[tuple[int, int]]:
+  """(start, end) of near-equal pieces of ``n`` examples (≤ EVAL_PIECE)."""
+  count = -(-n // EVAL_PIECE)
+  bounds = np.linspace(0, n, count + 1).round().astype(int)
+  return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
 class _Trainer:
-  """Parameters, tuner state and the compiled chunks of one run."""
+  """Parameters, tuner state, data placement and compiled chunks of one run.
+
+  Built from abstract shapes first (nothing allocated): the tuner is
+  resolved and the first chunk compiled, so :meth:`budget` can refuse a run
+  that would not fit the device; :meth:`start` then initialises the
+  parameters and puts the data on the devices (split over them when
+  :func:`~edgeperf.harness.parallel.auto_plan` finds several).
+  """
 
   def __init__(self, workload: base.Workload, tuner: Any, seed: int,
-               mode: str, programs: programs_lib.ProgramCache):
-    self.workload, self.seed, self.mode = workload, seed, mode
+               plan: RunPlan, programs: programs_lib.ProgramCache):
+    self.workload, self.seed, self.mode = workload, seed, plan.chunk_mode
     self.programs = programs
     self.full_batch = workload.regime.is_full_batch
-    self._train = workload.full_train_batch() if self.full_batch else None
-    self.params = workload.init(jax.random.key(seed))
+    self.chunks = list(plan.chunks())
+    self.dp = parallel.auto_plan()
+    self.batch = (workload.num_train if self.full_batch else
+                  workload.regime.batch_size)
+    replicated = None if self.dp is None else self.dp.replicated
     spec = step_lib.as_spec(tuner)
     self.tx = spec.build()
-    self.opt_state = self.tx.init(self.params)
-    self.spec = programs.resolve(workload, spec, self.params, self.opt_state,
-                                 self.one_batch())
+    self.abstract_params = parallel.abstract(workload.param_shapes(),
+                                             replicated)
+    self.abstract_opt_state = parallel.abstract(
+        jax.eval_shape(self.tx.init, self.abstract_params), replicated)
+    self.spec = programs.resolve(workload, spec, self.abstract_params,
+                                 self.abstract_opt_state, self.one_batch())
     self.hp = programs_lib.values(self.spec)
+    if self.dp is not None:
+      self.hp = jax.device_put(self.hp, replicated)
     self.step_fn = programs.step(workload, self.spec)
     self.refreshes = step_lib.refresh_schedule(self.tx)
     self.compile_s = 0.0
+    self.params = self.opt_state = None
+    self._train = None
+    self._prefetch: pipeline.ChunkPrefetcher | None = None
 
-  def data(self, start: int, length: int) -> Any:
-    """The chunk's data: the full batch, or its mini-batches stacked."""
+  # -- shapes and placement ------------------------------------------------
+  def _sharding(self, size: int, axis: int = 0) -> Any:
+    return None if self.dp is None else self.dp.batch_sharding(size, axis)
+
+  def abstract_data(self, length: int) -> Any:
+    """The shapes (and shardings) of a chunk's data."""
     if self.full_batch:
-      return self._train
-    return jax.tree.map(jax.numpy.asarray, self.workload.stacked_batches(
-        self.seed, start, length))
+      return parallel.abstract(self.workload.train,
+                               self._sharding(self.batch))
+    return {k: jax.ShapeDtypeStruct(
+        (length, self.batch) + v.shape[1:], v.dtype,
+        sharding=self._sharding(self.batch, 1))
+            for k, v in self.workload.train.items()}
 
   def one_batch(self) -> Any:
-    data = self.data(0, 1)
-    return data if self.full_batch else jax.tree.map(lambda x: x[0], data)
+    """One step's batch, abstract."""
+    return memory_profile.abstract_batch(self.workload, self.dp)
 
-  def run_chunk(self, start: int, end: int) -> tuple[dict[str, Any], float]:
-    """Runs steps [start, end); returns their records (host numpy) and the
-    clocked seconds."""
-    length = end - start
-    data = self.data(start, length)
+  def data_parallel(self) -> dict[str, Any] | None:
+    """For ``meta.json``: the data-parallel placement (None: one device)."""
+    return None if self.dp is None else self.dp.describe(self.batch)
+
+  # -- memory --------------------------------------------------------------
+  def eval_sets(self) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
+    """The train and held-out sets as (size, device batch) pieces.  Full
+    batch: the train set is the training batch itself, whole (a forward
+    pass needs less memory than the step that fits)."""
+    out = []
+    for arrays in self._eval_arrays():
+      n = len(arrays["inputs"])
+      out.append([(b - a, jax.device_put(
+          {k: v[a:b] for k, v in arrays.items()}, self._sharding(b - a)))
+                  for a, b in _pieces(n)])
+    if self.full_batch:
+      return [(self.batch, self._train)], out[0]
+    return out[0], out[1]
+
+  def _eval_arrays(self) -> list[Any]:
+    """The host sets evaluation puts on the device."""
+    if self.full_batch:
+      return [self.workload.eval]
+    return [self.workload.train, self.workload.eval]
+
+  def _resident_bytes(self) -> int:
+    """Bytes per device kept beside the chunk program: the prefetched
+    chunks (mini-batch) and the evaluation sets."""
+    devices = 1 if self.dp is None else self.dp.num_devices
+    total = sum(memory_lib.array_bytes(arrays, devices)
+                for arrays in self._eval_arrays())
+    if not self.full_batch:
+      longest = max(end - start for start, end in self.chunks)
+      total += pipeline.DEPTH * memory_lib.array_bytes(
+          self.abstract_data(longest), devices)
+    return total
+
+  def budget(self, limit: tuple[int | None, str] | None
+             ) -> memory_lib.Budget:
+    """Compiles the first chunk from abstract shapes and returns what the
+    run will hold on each device against the free memory (``limit``:
+    ``(bytes, source)``, default :func:`~edgeperf.harness.memory.
+    device_limit`)."""
+    start, end = self.chunks[0]
+    chunk = self._compiled(start, end - start, self.abstract_params,
+                           self.abstract_opt_state,
+                           self.abstract_data(end - start))
+    limit_bytes, source = limit or memory_lib.device_limit()
+    return memory_lib.Budget(program=chunk.memory,
+                             resident_bytes=self._resident_bytes(),
+                             limit_bytes=limit_bytes, limit_source=source)
+
+  # -- the run -------------------------------------------------------------
+  def start(self) -> None:
+    """Initialises parameters and tuner state and puts the data on the
+    devices (full batch: once; mini-batch: the prefetch thread starts)."""
+    params = self.workload.init(jax.random.key(self.seed))
+    opt_state = self.tx.init(params)
+    if self.dp is not None:
+      params, opt_state = jax.device_put((params, opt_state),
+                                         self.dp.replicated)
+    self.params, self.opt_state = params, opt_state
+    if self.full_batch:
+      self._train = jax.device_put(dict(self.workload.train),
+                                   self._sharding(self.batch))
+    else:
+      self._prefetch = pipeline.ChunkPrefetcher(
+          self.workload, self.seed, [e - s for s, e in self.chunks],
+          sharding=self._sharding(self.batch, 1))
+
+  def close(self) -> None:
+    if self._prefetch is not None:
+      self._prefetch.close()
+
+  def _compiled(self, start: int, length: int, *args: Any
+                ) -> step_lib.CompiledChunk:
     structure = step_lib.segments(start, length, self.refreshes)
     chunk, fresh = self.programs.chunk(
         self.workload, self.spec, self.mode, structure, self.full_batch,
         lambda: step_lib.CompiledChunk(
             self.step_fn, self.mode, length, self.full_batch,
-            (self.params, self.opt_state, data, self.hp),
-            structure=structure))
+            (*args, self.hp), structure=structure))
     if fresh:
       self.compile_s += chunk.compile_s
+    return chunk
+
+  def run_chunk(self, start: int, end: int) -> tuple[dict[str, Any], float]:
+    """Runs steps [start, end); returns their records (host numpy) and the
+    clocked seconds."""
+    length = end - start
+    data = (self._train if self.full_batch else
+            self._prefetch.take(start, length))
+    chunk = self._compiled(start, length, self.params, self.opt_state, data)
     tick = time.perf_counter()
     self.params, self.opt_state, recs = chunk(self.params, self.opt_state,
                                               data, self.hp)
     jax.block_until_ready((self.params, self.opt_state, recs))
     return jax.device_get(recs), time.perf_counter() - tick
+
+
+def _metrics(fn: Callable[..., Mapping[str, Any]], params: Any,
+             pieces: list[tuple[int, Any]]) -> dict[str, float]:
+  """``fn``'s metrics (means over examples) over a set given in pieces:
+  the piece means averaged, weighted by piece size."""
+  if len(pieces) == 1:
+    return {k: float(v) for k, v in fn(params, pieces[0][1]).items()}
+  total = sum(n for n, _ in pieces)
+  sums: dict[str, float] = {}
+  for n, batch in pieces:
+    for k, v in fn(params, batch).items():
+      sums[k] = sums.get(k, 0.0) + n * float(v)
+  return {k: v / total for k, v in sums.items()}
 
 
 def _this_process() -> dict[str, Any]:
@@ -391,7 +549,8 @@ def run(workload: base.Workload,
         stop_at_target: bool = True,
         progress: bool = True,
         programs: programs_lib.ProgramCache | None = None,
-        worker: Mapping[str, Any] | None = None) -> RunResult:
+        worker: Mapping[str, Any] | None = None,
+        memory_limit_bytes: int | None = None) -> RunResult:
   """Trains ``workload`` with a tuner from ``seed`` and records the run.
 
   Args:
@@ -420,6 +579,9 @@ def run(workload: base.Workload,
       trials passes its own); default: a fresh cache.
     worker: who ran it (executor, cores it owned), recorded in
       ``meta.json``; default: this process and every core it may use.
+    memory_limit_bytes: the device memory the run may plan on (default:
+      what the device has free, :func:`edgeperf.harness.memory.
+      device_limit`).
 
   Returns:
     A :class:`RunResult`.  An exception inside the run is recorded as status
@@ -428,6 +590,9 @@ def run(workload: base.Workload,
   Raises:
     RunInterrupted: SIGINT or SIGTERM stopped the run (recorded as
       ``interrupted``, tables final).
+    edgeperf.harness.memory.InsufficientMemoryError: the run would not fit
+      the device (XLA's memory analysis of its first chunk, compiled before
+      anything is allocated); recorded as ``error`` with 0 steps.
   """
   plan = RunPlan.make(workload, max_steps=max_steps, eval_every=eval_every,
                       chunk_mode=chunk_mode, diag_every=diag_every)
@@ -440,8 +605,9 @@ def run(workload: base.Workload,
                 diagnostics_fn=diagnostics_fn,
                 prepare_for_eval=prepare_for_eval,
                 stop_at_target=stop_at_target, progress=progress,
-                stop=stop).execute(hparams=dict(hparams or {}),
-                                   submission=dict(submission or {}))
+                stop=stop, memory_limit_bytes=memory_limit_bytes).execute(
+                    hparams=dict(hparams or {}),
+                    submission=dict(submission or {}))
 
 
 class _Run:
@@ -449,7 +615,8 @@ class _Run:
 
   def __init__(self, workload, tuner, plan: RunPlan, *, seed, folder,
                programs, worker, diagnostics_fn, prepare_for_eval,
-               stop_at_target, progress, stop: _StopSignals):
+               stop_at_target, progress, stop: _StopSignals,
+               memory_limit_bytes: int | None = None):
     self.workload, self.tuner, self.plan = workload, tuner, plan
     self.seed, self.programs, self.worker = seed, programs, worker
     self.folder, self.stop = folder, stop
@@ -459,6 +626,8 @@ class _Run:
     self.target = workload.target_train_loss
     self.status = RunStatus()
     self.recorder = _Recorder(folder)
+    self.memory_limit_bytes = memory_limit_bytes
+    self.trainer: _Trainer | None = None
     self.wall_start = time.perf_counter()
     self.started_at = _now()
     self.started_unix = time.time()
@@ -480,7 +649,10 @@ class _Run:
     try:
       self._setup(hparams, submission)
       self._loop()
+      self.trainer.close()
     except BaseException as e:
+      if self.trainer is not None:
+        self.trainer.close()
       status = self.status
       if isinstance(e, (RunInterrupted, KeyboardInterrupt)):
         signum = getattr(e, "signum", signal.SIGINT)
@@ -506,37 +678,51 @@ class _Run:
   # -- the parts of a run -------------------------------------------------
   def _setup(self, hparams, submission) -> None:
     workload = self.workload
-    self.trainer = _Trainer(workload, self.tuner, self.seed,
-                            self.plan.chunk_mode, self.programs)
+    self.trainer = _Trainer(workload, self.tuner, self.seed, self.plan,
+                            self.programs)
+    limit = (None if self.memory_limit_bytes is None else
+             (self.memory_limit_bytes, "the limit given to the run"))
+    budget = self.trainer.budget(limit)
     # Full batch: the per-step objective; mini-batch: evaluations.
     self.watch = reach.ReachWatch(
         self.target, reach.FULL_BATCH_WINDOW if self.trainer.full_batch else 1)
     if self.folder is not None:
-      hw = fingerprint.hardware_fingerprint()
-      self.folder.write_json(rundir_lib.HPARAMS, hparams)
-      self.folder.write_json(rundir_lib.META, {
-          "workload": workload.describe(), "submission": submission,
-          "seed": self.seed, "hparams": hparams, "fingerprint": hw,
-          "hardware_id": fingerprint.hardware_id(hw),
-          "software": fingerprint.software_versions(),
-          "git_commit": fingerprint.git_commit(),
-          "step_flops": step_flops(self.trainer.step_fn,
-                                   self.trainer.params,
-                                   self.trainer.opt_state,
-                                   self.trainer.one_batch(), self.trainer.hp),
-          "injected_hparams": sorted(self.trainer.spec.dynamic),
-          "max_steps": self.plan.total, "eval_every": self.plan.eval_every,
-          "chunk_mode": self.plan.chunk_mode,
-          "diag_every": self.plan.diag_every, "started_at": self.started_at,
-          "reach_window": self.watch.window, "worker": self.worker,
-      })
-      self.write_status()
+      self._write_meta(hparams, submission, budget)
+    budget.check(f"workload {workload.key}")
+    self.trainer.start()
     self.eval_fn = jax.jit(workload.metrics)
-    self.eval_data = (workload.full_train_batch(), workload.eval_batch())
+    self.eval_data = self.trainer.eval_sets()
     if self.plan.diag_every and self.diagnostics_fn is None:
       from edgeperf.harness import diagnostics  # pylint: disable=g-import-not-at-top
       self.diagnostics_fn = diagnostics.make_diagnostics_fn(
           workload, self.trainer.tx, seed=self.seed)
+
+  def _write_meta(self, hparams, submission,
+                  budget: memory_lib.Budget) -> None:
+    workload, trainer = self.workload, self.trainer
+    hw = fingerprint.hardware_fingerprint()
+    reference = None
+    if workload.reference_memory:
+      reference = memory_profile.reference_memory(workload, trainer.dp)
+    self.folder.write_json(rundir_lib.HPARAMS, hparams)
+    self.folder.write_json(rundir_lib.META, {
+        "workload": workload.describe(), "submission": submission,
+        "seed": self.seed, "hparams": hparams, "fingerprint": hw,
+        "hardware_id": fingerprint.hardware_id(hw),
+        "software": fingerprint.software_versions(),
+        "git_commit": fingerprint.git_commit(),
+        "step_flops": step_flops(trainer.step_fn, trainer.abstract_params,
+                                 trainer.abstract_opt_state,
+                                 trainer.one_batch(), trainer.hp),
+        "memory": budget.record(), "reference_memory": reference,
+        "data_parallel": trainer.data_parallel(),
+        "injected_hparams": sorted(trainer.spec.dynamic),
+        "max_steps": self.plan.total, "eval_every": self.plan.eval_every,
+        "chunk_mode": self.plan.chunk_mode,
+        "diag_every": self.plan.diag_every, "started_at": self.started_at,
+        "reach_window": self.watch.window, "worker": self.worker,
+    })
+    self.write_status()
 
   def _evaluate(self, step: int) -> None:
     tick = time.perf_counter()
@@ -547,9 +733,9 @@ class _Run:
     trainer = self.trainer
     at = self.prepare_for_eval(trainer.opt_state, trainer.params)
     row = {"step": step, "time_s": self.clock}
-    for prefix, data in zip(("train", "eval"), self.eval_data):
-      for name, value in self.eval_fn(at, data).items():
-        row[f"{prefix}_{name}"] = float(value)
+    for prefix, pieces in zip(("train", "eval"), self.eval_data):
+      for name, value in _metrics(self.eval_fn, at, pieces).items():
+        row[f"{prefix}_{name}"] = value
     self.recorder.append("evals", [row])
     if not trainer.full_batch and self.watch.extend(
         [row["train_objective"]]) is not None:

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import optax
 
 from edgeperf import _checks
+from edgeperf.harness import memory as memory_lib
+from edgeperf.harness import parallel
 from edgeperf.submissions import api
 from edgeperf.submissions import loader
 from edgeperf.workloads import base
@@ -134,7 +136,11 @@ class CompiledChunk:
   Call with ``(params, opt_state, data)`` where ``data`` is the full batch
   (full-batch regime) or the chunk's batches stacked on axis 0 (mini-batch).
   Returns ``(params, opt_state, records)`` with records stacked to
-  ``[length]``.  ``compile_s`` is the wall time compilation took.
+  ``[length]``.  ``compile_s`` is the wall time compilation took;
+  ``memory`` XLA's memory analysis of the compiled program (the larger of
+  the plain and refresh steps in ``loop`` mode), or None.  The example
+  arguments may be ``jax.ShapeDtypeStruct``s (with their shardings):
+  compiling allocates nothing.
 
   A refreshing tuner's refreshes are part of the static structure
   (:func:`segments` of the chunk's steps from ``start``): in scan modes an
@@ -155,17 +161,22 @@ class CompiledChunk:
     params, opt_state, data, *hp = example_args
     hp = hp[0] if hp else {}
     if mode == "loop":
-      one = data if full_batch else jax.tree.map(lambda x: x[0], data)
+      one = data if full_batch else jax.tree.map(parallel.drop_leading_axis,
+                                                 data)
       self._steps = {
           r: jax.jit(lambda p, s, b, h, r=r: step(p, s, b, h, r)).lower(
               params, opt_state, one, hp).compile()
           for r in self._refresh_flags()}
+      programs = list(self._steps.values())
     else:
       unroll = mode == "scan_unrolled"
       self._chunk = jax.jit(lambda p, s, d, h: _scan_chunk(
           step, self.structure, p, s, d, h, full_batch, unroll)).lower(
               params, opt_state, data, hp).compile()
+      programs = [self._chunk]
     self.compile_s = time.perf_counter() - start
+    self.memory = memory_lib.largest(
+        [memory_lib.of_compiled(p) for p in programs])
 
   def _refresh_flags(self) -> set[bool]:
     return {False} | {True for count, _ in self.structure if count}

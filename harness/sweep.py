@@ -113,7 +113,10 @@ class SweepRequest:
     check(_checks.integer, "seed", self.seed)
     check(_checks.one_of, "sampler", self.sampler, sampling.METHODS)
     if self.size is not None:
-      check(_checks.one_of, "size", self.size, registry.SIZES)
+      for w in self.workloads:
+        if w in registry.names():
+          check(_checks.one_of, f"size for {w}", self.size,
+                registry.sizes(w))
     for name in ("batch_size", "max_steps", "eval_every"):
       if getattr(self, name) is not None:
         check(_checks.integer, name, getattr(self, name), low=1)
@@ -277,7 +280,8 @@ def run_sweep(sweep_dir: str, request: SweepRequest, **kwargs: Any
 
 def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
              timeout_s: float | None = None, progress: bool = True,
-             executor: executor_lib.Executor | None = None,
+             executor: executor_lib.Executor | str | None = None,
+             ray_address: str | None = None,
              retry_errors: bool = False) -> list[dict[str, Any]]:
   """Runs (or resumes) a plan; returns one outcome per trial, plan order.
 
@@ -286,25 +290,29 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
   worker's timings (``wall_s``, ``submission_s``, ``eval_s``).
 
   Args:
-    jobs: local workers (each on its own cores) when no ``executor`` is
-      given.
-    timeout_s: per-trial wall-time limit of the local executor.
-    executor: where trials run (default: a :class:`LocalExecutor`).
+    jobs: workers (each on its own cores) of the executor named by
+      ``executor``.
+    timeout_s: per-trial wall-time limit of the executor named.
+    executor: where trials run: an executor, or the name of one
+      (:data:`edgeperf.harness.executor.EXECUTORS`; default ``local``).
+    ray_address: the Ray cluster of the ``ray`` executor (``auto``,
+      ``host:port``; None: a local Ray started for this sweep).
     retry_errors: run again the trials that ended in ``error``; their old
       run folders are moved aside (``<run_dir>.retried-<time>``), not lost.
   """
   import tqdm  # pylint: disable=g-import-not-at-top
 
+  if executor is None or isinstance(executor, str):
+    try:
+      executor = executor_lib.make_executor(
+          executor or "local", workers=jobs, timeout_s=timeout_s,
+          env=_trial_env(sweep_dir), log_dir=os.path.join(sweep_dir, "logs"),
+          address=ray_address)
+    except ValueError as e:
+      raise SweepError(str(e)) from None
   os.makedirs(sweep_dir, exist_ok=True)
   with _locked(sweep_dir):
     _load_or_write_plan(sweep_dir, plan)
-    if executor is None:
-      try:
-        executor = executor_lib.LocalExecutor(
-            workers=jobs, timeout_s=timeout_s, env=_trial_env(sweep_dir),
-            log_dir=os.path.join(sweep_dir, "logs"))
-      except ValueError as e:
-        raise SweepError(str(e)) from None
     trials = plan["trials"]
     outcomes: list[dict[str, Any] | None] = [None] * len(trials)
     tasks, index = [], {}

@@ -116,6 +116,7 @@ def run_tuning(sweep_dir: str, *, workloads: Sequence[str],
                num_studies: int = 3, seed: int = 0, jobs: int = 1,
                workload_max_steps: Mapping[str, int] | None = None,
                timeout_s: float | None = None, executor=None,
+               ray_address: str | None = None,
                path: str = TUNED_FILE,
                progress: bool = True) -> dict[str, Any]:
   """Runs (or resumes) the tuning sweep, selects and writes the points.
@@ -129,6 +130,7 @@ def run_tuning(sweep_dir: str, *, workloads: Sequence[str],
       workload_max_steps=tuple(sorted((workload_max_steps or {}).items())))
   outcomes = sweep.run_sweep(sweep_dir, request, jobs=jobs,
                              timeout_s=timeout_s, executor=executor,
+                             ray_address=ray_address,
                              progress=progress)
   trials = leaderboard.load_trials([sweep_dir])
   points = select_points(trials)

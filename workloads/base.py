@@ -12,6 +12,7 @@ the squared loss ½‖onehot(y) − ŷ‖² or the cross-entropy −log softmax(
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Mapping
 
 import flax.linen as nn
@@ -85,6 +86,15 @@ class Workload:
       the harness checks it).
     eval_every: default number of steps between evaluations.
     description: one line for listings.
+    init_compiler_options: XLA options for compiling ``model.init`` (None:
+      the defaults).  The paper presets pass
+      ``{"xla_backend_optimization_level": 0}``: the random initialisers of
+      a deep net compile slowly under the default
+      ``jax_threefry_partitionable`` (13–23 s for the small ResNet34 on a
+      2-core CPU, 2.6 s at level 0), and ``init`` runs once per run.
+    reference_memory: record in ``meta.json`` XLA's memory analysis of one
+      constant-lr and one CDAT (jvp-of-jvp) step on this workload, whatever
+      the run's tuner (the paper presets: what curvature costs in memory).
   """
 
   name: str
@@ -104,6 +114,8 @@ class Workload:
   chunk_mode: str = "scan"
   eval_every: int = 50
   description: str = ""
+  init_compiler_options: Mapping[str, Any] | None = None
+  reference_memory: bool = False
 
   def __post_init__(self):
     _checks.one_of(f"{self.name} loss_type", self.loss_type, LOSS_TYPES)
@@ -124,9 +136,26 @@ class Workload:
 
   def init(self, rng: jax.Array) -> Any:
     """Initial parameters (flax variables) from a PRNG key."""
-    sample = jnp.asarray(self.train["inputs"][:1])
-    # Jitted: eager flax init dispatches (and compiles) op by op, seconds.
-    return jax.jit(self.model.init)(rng, sample)
+    return self._init_program(rng, jnp.asarray(self.train["inputs"][:1]))
+
+  @functools.cached_property
+  def _init_program(self) -> Any:
+    """``model.init``, jitted (eager flax init dispatches and compiles op
+    by op), compiled once per workload object."""
+    init = jax.jit(self.model.init)
+    if not self.init_compiler_options:
+      return init
+    sample = jax.ShapeDtypeStruct((1,) + self.train["inputs"].shape[1:],
+                                  self.train["inputs"].dtype)
+    return init.lower(jax.random.key(0), sample).compile(
+        compiler_options=dict(self.init_compiler_options))
+
+  def param_shapes(self) -> Any:
+    """Shapes and dtypes of the parameters (``jax.ShapeDtypeStruct``s),
+    from ``jax.eval_shape``: nothing is compiled or allocated."""
+    sample = jax.ShapeDtypeStruct((1,) + self.train["inputs"].shape[1:],
+                                  self.train["inputs"].dtype)
+    return jax.eval_shape(self.model.init, jax.random.key(0), sample)
 
   def data_loss(self, params: Any, batch: Batch) -> jax.Array:
     """Mean squared or cross-entropy loss L(w; batch), no weight decay."""
@@ -175,15 +204,16 @@ class Workload:
       raise ValueError(f"{self.name}: batch_indices is for mini_batch regimes")
     b = self.regime.batch_size
     per_epoch = self.num_train // b
-    rows = []
-    cache: dict[int, np.ndarray] = {}
-    for step in range(start, start + count):
+    rows = np.empty((count, b), np.int64)
+    step = start
+    while step < start + count:  # one slice per epoch touched
       epoch, pos = divmod(step, per_epoch)
-      if epoch not in cache:
-        cache[epoch] = np.random.default_rng([seed, epoch]).permutation(
-            self.num_train)
-      rows.append(cache[epoch][pos * b:(pos + 1) * b])
-    return np.stack(rows)
+      take = min(per_epoch - pos, start + count - step)
+      perm = np.random.default_rng([seed, epoch]).permutation(self.num_train)
+      batches = perm[:per_epoch * b].reshape(per_epoch, b)
+      rows[step - start:step - start + take] = batches[pos:pos + take]
+      step += take
+    return rows
 
   def stacked_batches(self, seed: int, start: int,
                       count: int) -> dict[str, np.ndarray]:

@@ -8,9 +8,9 @@ Embedded sources (no download, see WORKSPACE.md "Embedded data"):
   * ``english_prose``: the English documentation text CPython ships in
     ``pydoc_data.topics`` (~465k characters).
 
-TFDS sources (``mnist``, ``cifar10``, ``tiny_shakespeare``) read prepared
-data from a user's ``data_dir`` with ``tfds.data_source`` (array_record, no
-TensorFlow needed); nothing is downloaded.
+TFDS sources (``mnist``, ``cifar10``, ``imagenette``, ``tiny_shakespeare``)
+read prepared data from a user's ``data_dir`` with ``tfds.data_source``
+(array_record, no TensorFlow needed); nothing is downloaded.
 
 Every loader returns numpy arrays; images are float32 in [0, 1], NHWC
 (pixels scaled, not standardised, as in the paper).
@@ -163,9 +163,12 @@ def _tfds_source(name: str, split: str, data_dir: str | None) -> Any:
     said = (str(error).strip().splitlines() or [""])[0]
     said = said.split(" Possible root causes")[0]
     why = f"{dataset} cannot be read ({type(error).__name__}: {said})"
+  builder, _, config = name.partition("/")
+  command = f"tfds build {builder}" + (f" --config={config}" if config
+                                       else "")
   raise DataUnavailableError(
       f"TFDS dataset {name!r} (split {split!r}) is not prepared: {why}; "
-      f"prepare it on a machine with internet (`tfds build {name} "
+      f"prepare it on a machine with internet (`{command} "
       "--file_format=array_record`), copy its data_dir here and pass it "
       "as --data_dir") from None
 
@@ -191,6 +194,75 @@ def tfds_images(name: str, split: str, data_dir: str | None = None,
   images = np.stack([np.asarray(r["image"]) for r in records])
   labels = np.asarray([r["label"] for r in records], dtype=np.int32)
   return {"inputs": (images / 255.0).astype(np.float32), "targets": labels}
+
+
+IMAGENETTE_CROP = 224
+IMAGENETTE_RESIZE = 256
+
+
+def center_crop(image: np.ndarray, crop: int,
+                resize_smaller_to: int | None) -> np.ndarray:
+  """Resizes the smaller side to ``resize_smaller_to`` (bilinear; None: no
+  resize), then cuts the central ``crop`` × ``crop`` square.
+
+  Args:
+    image: uint8 [H, W, C].
+
+  Returns:
+    uint8 [crop, crop, C].
+
+  Raises:
+    ValueError: the (resized) image is smaller than the crop.
+  """
+  image = np.asarray(image)
+  if resize_smaller_to is not None:
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    h, w = image.shape[:2]
+    scale = resize_smaller_to / min(h, w)
+    size = (max(crop, round(w * scale)), max(crop, round(h * scale)))
+    grey = image.shape[-1] == 1
+    pil = Image.fromarray(image[..., 0] if grey else image)
+    image = np.asarray(pil.resize(size, Image.BILINEAR))
+    if grey:
+      image = image[..., None]
+  h, w = image.shape[:2]
+  if h < crop or w < crop:
+    raise ValueError(f"image {h}x{w} is smaller than the {crop}x{crop} crop")
+  top, left = (h - crop) // 2, (w - crop) // 2
+  return image[top:top + crop, left:left + crop]
+
+
+def tfds_imagenette(split: str, data_dir: str | None = None,
+                    limit: int | None = None,
+                    crop: int = IMAGENETTE_CROP) -> Arrays:
+  """Imagenette (10 ImageNet classes) from TFDS ``imagenette/full-size``,
+  center-cropped: ``inputs`` f32[n, crop, crop, 3] in [0, 1].
+
+  The smaller side is resized to ``round(crop · 256 / 224)`` (256 for the
+  paper's 224 crops), then the central square is cut: the deterministic
+  evaluation preprocessing of Scenic's ImageNet pipeline (a full-batch
+  objective needs a fixed data set, so the train-time random crop and flip
+  are not applied).  Greyscale JPEGs are repeated to 3 channels.
+
+  Args:
+    split: ``train`` or ``validation``.
+    data_dir: the TFDS data directory (None: TFDS's default).
+    limit: keep only the first ``limit`` examples.
+    crop: side of the square crop.
+  """
+  source = _tfds_source("imagenette/full-size", split, data_dir)
+  n = len(source) if limit is None else min(limit, len(source))
+  resize = round(crop * IMAGENETTE_RESIZE / IMAGENETTE_CROP)
+  images = np.empty((n, crop, crop, 3), np.float32)
+  labels = np.empty((n,), np.int32)
+  for i in range(n):
+    record = source[i]
+    image = np.asarray(record["image"])
+    if image.shape[-1] == 1:
+      image = np.repeat(image, 3, axis=-1)
+    images[i] = center_crop(image, crop, resize) / 255.0
+    labels[i] = record["label"]
+  return {"inputs": images, "targets": labels}
 
 
 def tfds_text(name: str, split: str, data_dir: str | None = None) -> str:

@@ -16,6 +16,11 @@ TFDS workloads (the paper's datasets; need a prepared ``data_dir``):
 Sizes: ``small`` (CPU preset, a run to target in ≤ 60 s on 2 cores),
 ``medium`` and ``large`` (more data and width; no stored targets until
 ``edgeperf-set-targets`` is run for them).
+
+The paper's workloads (:data:`PAPER`, :mod:`edgeperf.workloads.
+paper_presets`): its models on its TFDS data, sizes ``small`` and
+``paper``; their data depend on the regime (the mini-batch presets take
+the whole train split).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from edgeperf import _checks
 from edgeperf.workloads import base
 from edgeperf.workloads import datasets
 from edgeperf.workloads import models
+from edgeperf.workloads import paper_presets
 from edgeperf.workloads import targets_file
 
 SIZES = ("small", "medium", "large")
@@ -148,6 +154,7 @@ def _charlm_tinyshakespeare_tfds(size: str,
 
 EMBEDDED = ("linreg_digits", "mlp_mnist", "cnn_digits", "charlm_prose")
 TFDS = ("mlp_mnist_tfds", "cnn_cifar10_tfds", "charlm_tinyshakespeare_tfds")
+PAPER = paper_presets.NAMES
 
 _PRESETS: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
     "linreg_digits": _linreg_digits,
@@ -162,7 +169,13 @@ _PRESETS: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
 
 def names() -> tuple[str, ...]:
   """Every registered workload name (embedded first)."""
-  return EMBEDDED + TFDS
+  return EMBEDDED + TFDS + PAPER
+
+
+def sizes(name: str) -> tuple[str, ...]:
+  """The size presets of workload ``name``."""
+  _checks.one_of("workload", name, names())
+  return paper_presets.SIZES if name in PAPER else SIZES
 
 
 def get(name: str, *, size: str = "small", batch_size: int | None = None,
@@ -172,7 +185,8 @@ def get(name: str, *, size: str = "small", batch_size: int | None = None,
 
   Args:
     name: one of :func:`names`.
-    size: ``small`` (CPU default), ``medium`` or ``large``.
+    size: one of :func:`sizes` of ``name``: ``small`` (CPU default),
+      ``medium`` or ``large``; ``small`` or ``paper`` for :data:`PAPER`.
     batch_size: None for the full-batch regime, else mini-batches of this size.
     data_dir: TFDS data directory (TFDS workloads only).
     weight_decay: coefficient of (1/2)‖w‖² (1e-5 as in the paper).
@@ -182,11 +196,14 @@ def get(name: str, *, size: str = "small", batch_size: int | None = None,
     ValueError: unknown name or size; bad batch size.
     edgeperf.workloads.datasets.DataUnavailableError: TFDS data missing.
   """
-  _checks.one_of("workload", name, names())
-  _checks.one_of("size", size, SIZES)
+  _checks.one_of("size", size, sizes(name))
   regime = (base.FULL_BATCH if batch_size is None else
             base.Regime("mini_batch", batch_size))
-  preset = _PRESETS[name](size, data_dir)
+  if name in PAPER:
+    preset = paper_presets.build(name, size, data_dir,
+                                 mini_batch=batch_size is not None)
+  else:
+    preset = _PRESETS[name](size, data_dir)
   key = f"{name}/{size}/{regime.label}"
   stored = targets_file.load(targets_path).get(key)
   target = None if stored is None else float(stored["target_train_loss"])

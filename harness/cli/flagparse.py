@@ -58,3 +58,14 @@ def report_warnings(prog: str) -> None:
     handler.edgeperf_prog = prog
     log.addHandler(handler)
   log.propagate = False
+
+
+def define_executor(fv: flags.FlagValues) -> None:
+  """``--executor`` and ``--ray_address``, shared by the sweep commands."""
+  flags.DEFINE_enum("executor", "local", ["local", "ray"], "Where trials "
+                    "run: persistent local worker processes, or Ray actors "
+                    "(needs the ray extra: pip install 'edgeperf[ray]').",
+                    flag_values=fv)
+  flags.DEFINE_string("ray_address", None, "With --executor=ray: the Ray "
+                      "cluster to join (auto, host:port); unset: start a "
+                      "local Ray for this sweep.", flag_values=fv)

@@ -60,6 +60,10 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_bool("run_past_target", False, "Keep training after the "
                     "target is reached.", flag_values=fv)
   flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=fv)
+  flags.DEFINE_float("device_memory_gb", None, "Memory per device the run "
+                     "may plan on, GiB (default: what the device has free); "
+                     "a run that needs more is refused before it starts.",
+                     lower_bound=0.0, flag_values=fv)
 
 
 def parse_hparams(text: str) -> dict[str, Any]:
@@ -118,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_steps=fv.max_steps, eval_every=fv.eval_every,
         chunk_mode=fv.chunk_mode, diag_every=fv.diag_every,
         prepare_for_eval=submission.prepare_for_eval,
-        stop_at_target=not fv.run_past_target, progress=fv.progress)
+        stop_at_target=not fv.run_past_target, progress=fv.progress,
+        memory_limit_bytes=(None if fv.device_memory_gb is None else
+                            int(fv.device_memory_gb * 2**30)))
   except runner.RunInterrupted as e:
     print(f"{PROG}: {e}; recorded as 'interrupted' in "
           f"{rundir.RunDir(fv.output_dir).file(rundir.STATUS)}",

@@ -50,7 +50,9 @@ def _define(fv: flags.FlagValues) -> None:
                     ".", flag_values=fv)
   flags.DEFINE_integer("eval_every", None, "Steps between evaluations.",
                        flag_values=fv)
-  flags.DEFINE_integer("jobs", 1, "Trials run in parallel.", flag_values=fv)
+  flags.DEFINE_integer("jobs", 1, "Trials run in parallel (workers, each "
+                       "on its own cores).", flag_values=fv)
+  flagparse.define_executor(fv)
   flags.DEFINE_float("trial_timeout_s", 0.0, "Kill a trial after this many "
                      "seconds of wall time and record it failed (0: never).",
                      flag_values=fv)
@@ -77,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     outcomes = sweep.run_sweep(fv.sweep_dir, request, jobs=fv.jobs,
                                timeout_s=fv.trial_timeout_s or None,
                                progress=fv.progress,
+                               executor=fv.executor,
+                               ray_address=fv.ray_address,
                                retry_errors=fv.retry_errors)
   except (sweep.SweepError, ValueError) as e:
     flagparse.fail(PROG, str(e))

@@ -7,6 +7,10 @@
 * :mod:`.lanczos` (``make lanczos``) — Lanczos against power iteration.
 * :mod:`.eos_figure` (``make eos-figure``) — the edge-of-stability figure.
 * :mod:`.render_profile` (``make profile``) — the cost-profile tables.
+* :mod:`.pipeline` (``make pipeline``) — the mini-batch input pipeline
+  against a device-resident batch.
+* :mod:`.paper_memory` (``make paper-memory``) — XLA memory of a constant-lr
+  and a CDAT step on every paper preset.
 * :mod:`.golden_curves` — fixed-seed curves of every submission, recorded
   and checked (the proof that a refactoring changed no behaviour).
 

@@ -44,6 +44,7 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_string("output", tuning.TUNED_FILE, "The tuned-points file to "
                       "write.", flag_values=fv)
   flags.DEFINE_bool("progress", True, "Progress bar.", flag_values=fv)
+  flagparse.define_executor(fv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         num_trials=fv.num_trials, num_studies=fv.num_studies, seed=fv.seed,
         jobs=fv.jobs, workload_max_steps=max_steps,
         timeout_s=fv.trial_timeout_s or None, path=fv.output,
+        executor=fv.executor, ray_address=fv.ray_address,
         progress=fv.progress)
   except (sweep.SweepError, ValueError) as e:
     flagparse.fail(PROG, str(e))
