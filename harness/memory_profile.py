@@ -11,6 +11,7 @@ edgeperf.harness.measure.paper_memory``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -44,12 +45,16 @@ def tuner_step_memory(workload: base.Workload, tx: Any,
                       plan: parallel.DataParallel | None = None
                       ) -> memory.StepMemory | None:
   """XLA's memory analysis of one harness step of ``tx`` on ``workload``
-  (compiled for abstract shapes: nothing allocated)."""
+  (compiled for abstract shapes: nothing allocated).  A refreshing tuner's
+  step is its first one, which refreshes (CDAT's uᵀ∇²f u is computed there;
+  with ``every_k = 1`` every step is one)."""
   replicated = None if plan is None else plan.replicated
   params = parallel.abstract(workload.param_shapes(), replicated)
   opt_state = parallel.abstract(jax.eval_shape(tx.init, params), replicated)
-  return memory.step_memory(step_lib.make_train_step(workload, tx), params,
-                            opt_state, abstract_batch(workload, plan))
+  step = functools.partial(step_lib.make_train_step(workload, tx),
+                           refresh=step_lib.refresh_schedule(tx)(0))
+  return memory.step_memory(step, params, opt_state,
+                            abstract_batch(workload, plan))
 
 
 def reference_tuners() -> dict[str, Any]:
