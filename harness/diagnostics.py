@@ -29,6 +29,14 @@ Columns of a row (all floats):
 * ``update_cosine``: cos(Δ_t, Δ_{t+1}) between successive updates (Fig. 17:
   ≈ −1 when the optimiser oscillates across a valley at the edge), with
   Δ_{t+1} computed at w_t + Δ_t from the state copy s_{t+1}.
+* ``qg_decrease``, ``edge_decrease``: f(w_t) − f(w_t + η u_t) for one
+  quadratically greedy step, η_qg = max(−g_tᵀu_t, 0)/|u_tᵀ∇²f u_t| (Eq. 3),
+  and for one on-edge step, η = 2η_qg (CDAT σ = 2, Eq. 7): the one-step
+  decreases of Fig. 16.
+
+Measurements come in groups (:data:`MEASUREMENTS`), all by default; a
+column whose group is not measured is NaN.  ``objective``,
+``learning_rate`` and ``grad_norm`` are always measured.
 
 The preconditioner: ν is taken from the state *after* the recomputed update
 at w_t, i.e. the ν_t that divides the step actually taken from w_t.  For Adam
@@ -62,6 +70,17 @@ SUBSET_SIZE = 1024
 
 COLUMNS = rundir.DIAGNOSTIC_COLUMNS
 """The columns of ``diagnostics.csv``, in order (owned by the run folder)."""
+
+MEASUREMENTS = {
+    "sharpness": ("sharpness", "sharpness_hvps", "eta_sharpness",
+                  "alignment"),
+    "precond": ("precond_sharpness", "eta_precond_sharpness"),
+    "update": ("uhu", "update_curvature", "update_cosine"),
+    "one_step": ("qg_decrease", "edge_decrease"),
+}
+"""Groups of diagnostic columns, by the name :func:`make_diagnostics_fn`'s
+``measure`` takes (``alignment`` needs the update direction as well; the
+Lanczos solves of ``sharpness`` and ``precond`` are the costly parts)."""
 
 
 def find_second_moment(opt_state: Any) -> tuple[Any, Any] | None:
@@ -121,14 +140,16 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
                   opt_state: Any, key: jax.Array, *, method: str = "lanczos",
                   tol: float = 1e-3, max_iters: int | None = None,
                   eps: float = 1e-8, nu_decay: float = 0.999,
-                  refresh: tuple[bool, bool] = (False, False)
+                  refresh: tuple[bool, bool] = (False, False),
+                  measure: tuple[str, ...] = tuple(MEASUREMENTS)
                   ) -> dict[str, jax.Array]:
   """The diagnostics at (w_t, s_t) for objective ``value_fn`` (jittable).
 
   See the module docstring for the columns (all but ``step``).  ``refresh``
   says whether the tuner refreshes its curvature before step t and before
   step t + 1 (the harness's schedule), so the recomputed updates are the
-  ones the run takes.
+  ones the run takes.  ``measure`` names the groups of
+  :data:`MEASUREMENTS` to compute; the other columns are NaN.
   """
   value, grad, delta, state_next = step_lib.tuner_update(
       tx, value_fn, params, opt_state, refresh=refresh[0])
@@ -138,38 +159,61 @@ def curvature_row(value_fn: Callable[[Any], jax.Array],
   u = optax.tree.scale(jnp.where(usable, 1.0 / jnp.where(usable, eta, 1.0),
                                  1.0), delta)
 
-  lam, vec, hvps = curvature.top_eigenpair(
-      value_fn, params, key=key, method=method, tol=tol, max_iters=max_iters)
-  uhu = curvature.uhu_hvp(value_fn, params, u)
-  u_sq = optax.tree.norm(u, squared=True)
-
-  params_next = optax.apply_updates(params, delta)
-  _, _, delta_next, _ = step_lib.tuner_update(tx, value_fn, params_next,
-                                             state_next, refresh=refresh[1])
-
-  precond = preconditioner_diagonal(state_next, eps=eps, decay=nu_decay)
-  if precond is None:
-    p_lam = jnp.asarray(jnp.nan, lam.dtype)
-  else:
-    p_lam, _, _ = curvature.top_eigenpair(
+  unknown = sorted(set(measure) - set(MEASUREMENTS))
+  if unknown:
+    raise ValueError(f"unknown diagnostic measurement(s) {unknown}; "
+                     f"expected some of {sorted(MEASUREMENTS)}")
+  nan = jnp.asarray(jnp.nan, value.dtype)
+  row = {c: nan for c in COLUMNS if c != "step"}
+  row.update(objective=value, learning_rate=eta,
+             grad_norm=optax.tree.norm(grad))
+  if "sharpness" in measure:
+    lam, vec, hvps = curvature.top_eigenpair(
         value_fn, params, key=key, method=method, tol=tol,
-        max_iters=max_iters, diag_preconditioner=precond)
+        max_iters=max_iters)
+    row.update(sharpness=lam, sharpness_hvps=hvps,
+               eta_sharpness=eta * lam, alignment=jnp.abs(_cos(u, vec)))
+  if "precond" in measure:
+    precond = preconditioner_diagonal(state_next, eps=eps, decay=nu_decay)
+    if precond is not None:
+      p_lam, _, _ = curvature.top_eigenpair(
+          value_fn, params, key=key, method=method, tol=tol,
+          max_iters=max_iters, diag_preconditioner=precond)
+      row.update(precond_sharpness=p_lam, eta_precond_sharpness=eta * p_lam)
+  if "update" in measure or "one_step" in measure:
+    uhu = curvature.uhu_hvp(value_fn, params, u)
+  if "update" in measure:
+    u_sq = optax.tree.norm(u, squared=True)
+    params_next = optax.apply_updates(params, delta)
+    _, _, delta_next, _ = step_lib.tuner_update(
+        tx, value_fn, params_next, state_next, refresh=refresh[1])
+    row.update(uhu=uhu, update_curvature=jnp.where(
+        u_sq > 0, uhu / jnp.where(u_sq > 0, u_sq, 1.0), jnp.nan),
+               update_cosine=_cos(delta, delta_next))
+  if "one_step" in measure:
+    row.update(one_step_decreases(value_fn, params, value, grad, u, uhu))
+  return row
 
-  return {
-      "objective": value,
-      "learning_rate": eta,
-      "grad_norm": optax.tree.norm(grad),
-      "sharpness": lam,
-      "sharpness_hvps": hvps,
-      "eta_sharpness": eta * lam,
-      "precond_sharpness": p_lam,
-      "eta_precond_sharpness": eta * p_lam,
-      "uhu": uhu,
-      "update_curvature": jnp.where(u_sq > 0, uhu / jnp.where(
-          u_sq > 0, u_sq, 1.0), jnp.nan),
-      "alignment": jnp.abs(_cos(u, vec)),
-      "update_cosine": _cos(delta, delta_next),
-  }
+
+def one_step_decreases(value_fn: Callable[[Any], jax.Array], params: Any,
+                       value: jax.Array, grad: Any, u: Any, uhu: jax.Array
+                       ) -> dict[str, jax.Array]:
+  """``qg_decrease`` and ``edge_decrease`` at w (Roulet et al. 2024, Fig. 16).
+
+  f(w) − f(w + η u) for the quadratically greedy rate
+  η_qg = max(−gᵀu, 0)/|uᵀ∇²f u| (Eq. 3) and for the on-edge rate 2η_qg
+  (Eq. 7); both 0 when uᵀ∇²f u = 0.
+  """
+  num = jnp.maximum(-optax.tree.vdot(grad, u), 0.0)
+  den = jnp.abs(uhu)
+  eta_qg = jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
+
+  def decrease(eta):
+    return value - value_fn(optax.apply_updates(
+        params, optax.tree.scale(eta, u)))
+
+  return {"qg_decrease": decrease(eta_qg),
+          "edge_decrease": decrease(2.0 * eta_qg)}
 
 
 def make_diagnostics_fn(workload: base.Workload,
@@ -177,7 +221,9 @@ def make_diagnostics_fn(workload: base.Workload,
                         seed: int = 0, method: str = "lanczos",
                         tol: float = 1e-3, max_iters: int | None = None,
                         subset_size: int = SUBSET_SIZE, eps: float = 1e-8,
-                        nu_decay: float = 0.999) -> DiagnosticsFn:
+                        nu_decay: float = 0.999,
+                        measure: tuple[str, ...] = tuple(MEASUREMENTS)
+                        ) -> DiagnosticsFn:
   """Builds ``(params, opt_state, step) -> row`` for the runner.
 
   Args:
@@ -191,12 +237,17 @@ def make_diagnostics_fn(workload: base.Workload,
     subset_size: size of the mini-batch evaluation subset.
     eps, nu_decay: ε of P = sqrt(ν̂) + ε and the b2 of Adam's bias
       correction (the base optimizers' values, api.base_direction).
+    measure: the groups of :data:`MEASUREMENTS` to compute (default: all);
+      fewer is cheaper, and the other columns are NaN.
 
   Returns:
     The diagnostics function; its row holds :data:`COLUMNS`, all floats.
   """
   _checks.one_of("method", method, curvature.METHODS)
   _checks.integer("subset_size", subset_size, low=1)
+  measure = tuple(measure)
+  for name in measure:
+    _checks.one_of("diagnostic measurement", name, sorted(MEASUREMENTS))
   batch = diagnostic_batch(workload, subset_size)
   root = jax.random.key(seed)
 
@@ -208,7 +259,7 @@ def make_diagnostics_fn(workload: base.Workload,
       return workload.loss(p, data)
     return curvature_row(value_fn, tx, params, opt_state, key, method=method,
                          tol=tol, max_iters=max_iters, eps=eps,
-                         nu_decay=nu_decay, refresh=refresh)
+                         nu_decay=nu_decay, refresh=refresh, measure=measure)
 
   def diagnostics_fn(params: Any, opt_state: Any, step: int
                      ) -> dict[str, float]:

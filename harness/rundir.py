@@ -64,7 +64,7 @@ DIAGNOSTIC_COLUMNS = (
     "step", "objective", "learning_rate", "grad_norm", "sharpness",
     "sharpness_hvps", "eta_sharpness", "precond_sharpness",
     "eta_precond_sharpness", "uhu", "update_curvature", "alignment",
-    "update_cosine")
+    "update_cosine", "qg_decrease", "edge_decrease")
 TABLES = {"steps": STEP_COLUMNS, "evals": EVAL_COLUMNS,
           "diagnostics": DIAGNOSTIC_COLUMNS}
 """Every table of a run and its columns, in order."""

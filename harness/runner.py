@@ -85,6 +85,7 @@ class RunStatus:
   submission_time_s: float = 0.0
   compile_time_s: float = 0.0
   eval_time_s: float = 0.0  # evaluations and diagnostics (off the clock)
+  diag_time_s: float = 0.0  # the diagnostics' part of eval_time_s
   loop_wall_s: float | None = None
   diverged_at: int | None = None  # step of the first non-finite objective
   stopped_by_time: bool = False  # the time budget ended the run
@@ -518,6 +519,7 @@ class RunResult:
   evals: pd.DataFrame
   diagnostics: pd.DataFrame
   run_dir: str | None = None
+  diag_time_s: float = 0.0  # the diagnostics' part of eval_time_s
 
   def summary(self) -> dict[str, Any]:
     last = self.steps["objective"].iloc[-1] if len(self.steps) else math.nan
@@ -746,7 +748,9 @@ class _Run:
       tick = time.perf_counter()
       self.recorder.append("diagnostics", [dict(self.diagnostics_fn(
           self.trainer.params, self.trainer.opt_state, step))])
-      self.status.eval_time_s += time.perf_counter() - tick
+      elapsed = time.perf_counter() - tick
+      self.status.eval_time_s += elapsed
+      self.status.diag_time_s += elapsed
 
   def _record_chunk(self, start: int, recs, elapsed: float) -> bool:
     """Appends a chunk's steps; False when the objective diverged in it."""
@@ -809,6 +813,7 @@ class _Run:
         target_step=s.target_step, target_time_s=s.target_time_s,
         submission_time_s=s.submission_time_s,
         compile_time_s=s.compile_time_s, eval_time_s=s.eval_time_s,
+        diag_time_s=s.diag_time_s,
         wall_time_s=time.perf_counter() - self.wall_start,
         loop_wall_s=s.loop_wall_s,
         steps=self.recorder.frame("steps"),

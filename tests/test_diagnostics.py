@@ -70,6 +70,30 @@ def test_gd_row_matches_closed_form():
     assert np.isnan(float(row["eta_precond_sharpness"]))
 
 
+
+def test_one_step_decreases_and_measurement_groups():
+  # GD on a quadratic (Fig. 16, Eqs. 3 and 7): the greedy step decreases f
+  # by (gᵀg)²/(2gᵀAg); the on-edge step (2η_qg) lands at q(η) = f(w): no
+  # decrease.  Groups not asked for are NaN; an unknown group is refused.
+  with jax.enable_x64(True):
+    f, tree, a, _ = _quadratic()
+    w = np.random.default_rng(3).normal(size=len(EIGS))
+    tx = _constant("gd", 0.1)
+    params = tree(w)
+    row = diagnostics.curvature_row(f, tx, params, tx.init(params),
+                                    jax.random.PRNGKey(0),
+                                    measure=("one_step",))
+    g = a @ w
+    np.testing.assert_allclose(float(row["qg_decrease"]),
+                               (g @ g) ** 2 / (2 * g @ a @ g), rtol=1e-9)
+    np.testing.assert_allclose(float(row["edge_decrease"]), 0.0, atol=1e-12)
+    for name in ("sharpness", "precond_sharpness", "uhu", "update_cosine"):
+      assert np.isnan(float(row[name])), name
+    np.testing.assert_allclose(float(row["grad_norm"]), np.linalg.norm(g))
+    with pytest.raises(ValueError, match="measurement"):
+      diagnostics.curvature_row(f, tx, params, tx.init(params),
+                                jax.random.PRNGKey(0), measure=("hessian",))
+
 def test_alignment_and_update_cosine_on_top_eigenvector():
   # w along the top eigenvector: u = −g ∝ v_max (alignment 1); with
   # η·λ_max = 1.5 > 1 GD overshoots and successive updates are opposite

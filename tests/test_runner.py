@@ -117,6 +117,9 @@ def test_run_folder_files_and_columns(get_workload, tmp_path):
   assert meta["software"]["jax"] and meta["step_flops"] > 0
   assert json.load(open(os.path.join(run_dir, "hparams.json"))) == {
       "learning_rate": 0.1}
+  # No diagnostics asked: none measured, none timed.
+  assert json.load(open(os.path.join(run_dir, "status.json")))[
+      "diag_time_s"] == 0.0 == result.diag_time_s
   with pytest.raises(FileExistsError, match="already holds a finished run"):
     runner.run(w, _gd(0.1), max_steps=5, run_dir=run_dir, progress=False)
 
