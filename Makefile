@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test bench tune targets overhead tuner-cost profile lanczos eos-figure pipeline paper-memory clean
+.PHONY: install test bench tune targets overhead tuner-cost profile lanczos eos-figure reproduce pipeline paper-memory clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ profile: $(STAMP)
 # HVPs Lanczos vs power iteration need to reach 1e-3 relative error of λ_max.
 lanczos: $(STAMP)
 	$(PY) -m edgeperf.harness.measure.lanczos
+
+# The papers' findings F1–F8 and theory models, with computed verdicts:
+# results/reproduction/findings.md and figures.  Extra flags:
+# make reproduce REPRODUCE_FLAGS="--findings=F1,F3 --size=small".
+reproduce: $(STAMP)
+	$(VENV)/bin/edgeperf-reproduce $(REPRODUCE_FLAGS)
 
 # The edge-of-stability figure docs/eos-mlp-mnist.png (about 8 minutes).
 eos-figure: $(STAMP)

@@ -1,0 +1,239 @@
+"""The runs behind the findings: what one is, the sizes, and how it is run.
+
+A :class:`RunSpec` says everything that determines a run's numbers.  A
+:class:`Session` runs specs through the suite's own harness — workloads from
+:mod:`edgeperf.workloads.registry`, tuners from the submission loader
+(:mod:`edgeperf.submissions.loader`, with each submission's own defaults
+plus the hyperparameters the finding sets), :func:`edgeperf.harness.runner.
+run` into run folders (:mod:`edgeperf.harness.rundir`) — and reads them
+back as :class:`RunTables`.  Curvature diagnostics run every
+``diag_every`` steps outside the submission clock; the runner records their
+time apart (``diag_time_s`` in ``status.json``), so what measuring costs is
+reported and never charged to a tuner.
+
+A run lives in ``<output_dir>/<finding>/<key>-s<seed>-<hash>``; the hash is
+of the spec, so a folder is reused only for the very same run.  A run two
+findings share is run once per session and copied into the second
+finding's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+from typing import Any, Callable, Mapping, NamedTuple
+
+import pandas as pd
+
+from edgeperf.harness import diagnostics as diagnostics_lib
+from edgeperf.harness import programs as programs_lib
+from edgeperf.harness import rundir as rundir_lib
+from edgeperf.harness import runner
+from edgeperf.submissions import loader
+from edgeperf.workloads import base
+from edgeperf.workloads import models
+from edgeperf.workloads import registry
+
+LANCZOS_MAX_ITERS = 30
+"""HVP cap of one sharpness diagnostic.  Lanczos stops at its 1e-3 residual
+after 12–19 HVPs on these models; the harness default (100) preallocates a
+basis 3× larger for nothing."""
+
+
+class Size(NamedTuple):
+  """A ``--size``: which workload presets, and how long the runs are."""
+
+  name: str  # the flag value
+  preset: str  # the workload preset size every finding runs at
+  step_scale: float  # multiplies each finding's steps and periods
+  note: str  # what it means, said in findings.md
+
+
+SIZES = {
+    "tiny": Size("tiny", "small", 0.04, "smoke test only: the small presets "
+                 "for 1/25 of the steps; the verdicts are computed but "
+                 "mean nothing at this length"),
+    "small": Size("small", "small", 1.0, "the CPU presets (`size=small`), "
+                  "the settings the findings were chosen at"),
+    "medium": Size("medium", "medium", 1.0, "the `medium` presets (more data, "
+                   "wider or deeper models), same steps as small"),
+    "paper": Size("paper", "large", 1.0, "the paper-scale workloads are not "
+                  "in the suite yet (they come in their own issue); until "
+                  "then `paper` runs the largest preset that exists, "
+                  "`large`, with the small size's steps"),
+}
+
+
+def get_size(name: str) -> Size:
+  """The :class:`Size` called ``name``.
+
+  Raises:
+    ValueError: an unknown size, naming the known ones.
+  """
+  if name not in SIZES:
+    raise ValueError(f"unknown size {name!r}; expected one of {list(SIZES)}")
+  return SIZES[name]
+
+
+def scaled(n: int, size: Size) -> int:
+  """A step count or period at ``size`` (at least 1; 0 stays 0)."""
+  return 0 if n == 0 else max(1, int(round(n * size.step_scale)))
+
+
+class RunSpec(NamedTuple):
+  """One training run of a finding."""
+
+  key: str  # its name inside the finding, e.g. "cdat_s2"
+  submission: str  # a shipped submission (constant, cdat, ...)
+  hparams: Mapping[str, Any]  # the finding's hyperparameters (the rest: defaults)
+  workload: str = "mlp_mnist"  # registry name
+  preset: str = "small"  # workload preset size
+  batch_size: int | None = None  # None: full batch
+  weight_decay: float = 1e-5  # of the objective
+  hidden: tuple[int, ...] | None = None  # MLP widths replacing the preset's
+  steps: int = 600  # steps run (the target is lifted: every run goes the distance)
+  seed: int = 0  # initialisation and batch order
+  diag_every: int = 0  # diagnostics period (0: none)
+  measure: tuple[str, ...] = ()  # diagnostic groups (harness.diagnostics.MEASUREMENTS)
+  eval_every: int | None = None  # evaluation period (None: the workload's)
+
+  def identity(self) -> dict[str, Any]:
+    """Everything that determines the run's numbers (all but ``key``)."""
+    out = self._asdict()
+    out.pop("key")
+    out["hparams"] = dict(sorted(self.hparams.items()))
+    out["hidden"] = None if self.hidden is None else list(self.hidden)
+    out["measure"] = list(self.measure)
+    return out
+
+  @property
+  def folder(self) -> str:
+    """``<key>-s<seed>-<10 hex digits of the identity's hash>``."""
+    text = json.dumps(self.identity(), sort_keys=True, default=str)
+    digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+    return loader.slug(f"{self.key}-s{self.seed}-{digest}")
+
+
+class RunTables(NamedTuple):
+  """A finished run read back from its folder."""
+
+  path: str  # the run folder
+  status: Mapping[str, Any]  # status.json
+  steps: pd.DataFrame  # steps.csv
+  evals: pd.DataFrame  # evals.csv
+  diagnostics: pd.DataFrame  # diagnostics.csv (empty without diagnostics)
+
+
+def load_run(path: str) -> RunTables:
+  """Reads a finished run folder through :class:`~edgeperf.harness.rundir.
+  RunDir`.
+
+  Raises:
+    ValueError: the folder holds no finished run, or a file cannot be read.
+  """
+  folder = rundir_lib.RunDir(path)
+  status = folder.status()
+  if status is None or status.get("status") not in rundir_lib.FINAL_STATUSES:
+    raise ValueError(f"{path}: no finished run there")
+
+  def table(name: str) -> pd.DataFrame:
+    frame = folder.table(name)
+    return (pd.DataFrame(columns=list(rundir_lib.TABLES[name]))
+            if frame is None else frame)
+
+  return RunTables(path, status, table("steps"), table("evals"),
+                   table("diagnostics"))
+
+
+class Session:
+  """Runs of one reproduction: the workloads built once each, compiled
+  programs shared (runs differing only in a float hyperparameter reuse one
+  compilation), and every run done so far.
+
+  Args:
+    output_dir: where ``<finding>/<run folder>`` go.
+    reuse: take a finished folder of the same spec as it is (else a
+      finding's folder is expected fresh: the caller empties it).
+    log: one line per run (None: quiet).
+  """
+
+  def __init__(self, output_dir: str, *, reuse: bool = False,
+               log: Callable[[str], None] | None = print):
+    self.output_dir, self.reuse, self.log = output_dir, reuse, log
+    self.programs = programs_lib.ProgramCache()
+    self._workloads: dict[tuple, base.Workload] = {}
+    self._done: dict[str, str] = {}  # spec identity -> its run folder
+
+  def workload(self, spec: RunSpec) -> base.Workload:
+    """The spec's workload, target and time budget lifted (built once)."""
+    key = (spec.workload, spec.preset, spec.batch_size, spec.weight_decay,
+           spec.hidden)
+    if key not in self._workloads:
+      wl = registry.get(spec.workload, size=spec.preset,
+                        batch_size=spec.batch_size,
+                        weight_decay=spec.weight_decay)
+      if spec.hidden is not None:
+        wl = dataclasses.replace(
+            wl, model=models.MLP(tuple(spec.hidden), wl.num_classes),
+            description=f"MLP {tuple(spec.hidden)} ReLU (reproduction "
+            f"variant of {wl.name})")
+      self._workloads[key] = dataclasses.replace(
+          wl, target_train_loss=None, target_info=None,
+          time_budget_s=math.inf)
+    return self._workloads[key]
+
+  def run(self, spec: RunSpec, finding: str) -> RunTables:
+    """The finished run of ``spec`` in ``<output_dir>/<finding>/``: reused,
+    copied from another finding of this session, or run now.
+
+    Raises:
+      ValueError: a bad spec (unknown workload, submission, hyperparameter).
+      Exception: whatever the run raised (recorded as ``error`` in its
+        folder by the runner).
+    """
+    path = os.path.join(self.output_dir, finding, spec.folder)
+    identity = json.dumps(spec.identity(), sort_keys=True, default=str)
+    done = self._done.get(identity)
+    if rundir_lib.RunDir(path).is_final() and (self.reuse or done == path):
+      self._done.setdefault(identity, path)
+      return load_run(path)
+    if done is not None and done != path:
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      shutil.copytree(done, path)
+      return load_run(path)
+    if os.path.isdir(path):
+      shutil.rmtree(path)  # an unfinished or stale run: start it again
+    self._execute(spec, path)
+    self._done[identity] = path
+    tables = load_run(path)
+    if self.log:
+      s = tables.status
+      self.log(f"  {finding} {spec.key:<22} {s['status']:<16} "
+               f"steps {s['steps_run']:>5}  tuner {s['submission_time_s']:6.1f}s"
+               f"  diagnostics {s.get('diag_time_s', 0.0):6.1f}s  wall "
+               f"{s['wall_time_s']:6.1f}s")
+    return tables
+
+  def _execute(self, spec: RunSpec, path: str) -> None:
+    workload = self.workload(spec)
+    submission = loader.load(spec.submission)
+    hparams = submission.resolve(dict(spec.hparams), num_steps=spec.steps)
+    tuner = submission.spec(hparams)
+    diagnostics_fn = None
+    if spec.diag_every:
+      diagnostics_fn = diagnostics_lib.make_diagnostics_fn(
+          workload, tuner.build(), seed=spec.seed,
+          max_iters=LANCZOS_MAX_ITERS,
+          measure=spec.measure or tuple(diagnostics_lib.MEASUREMENTS))
+    runner.run(workload, tuner, seed=spec.seed, run_dir=path,
+               hparams=hparams,
+               submission={"name": submission.name, "path": submission.path},
+               max_steps=spec.steps, eval_every=spec.eval_every,
+               diag_every=spec.diag_every, diagnostics_fn=diagnostics_fn,
+               prepare_for_eval=submission.prepare_for_eval,
+               stop_at_target=False, progress=False, programs=self.programs)
