@@ -43,6 +43,11 @@ ORDER = 10.0
 fmt = M.fmt
 
 
+def pct(fraction: float) -> str:
+  """A fraction as a percentage for a report (``n/a`` when not a number)."""
+  return f"{fmt(100 * fraction)} %" if math.isfinite(fraction) else "n/a"
+
+
 class Judgement(NamedTuple):
   """What a finding's runs (or model trajectories) measured."""
 
@@ -588,20 +593,21 @@ def _f6_judge(runs: M.Runs, size: Size) -> Judgement:
       check("qg_larger_decrease_along_qg",
             f"along QG's run (every {F6_DIAG} steps): one QG step decreases f "
             "more than one σ=2 step from the same point at ≥ 95 % of the "
-            "measured steps", f"{fmt(qg['fraction_qg_larger'])} of "
-            f"{qg['measured_steps']}", qg["fraction_qg_larger"] >= 0.95,
-            headline=True),
+            "measured steps", f"{pct(qg['fraction_qg_larger'])} of "
+            f"{qg['measured_steps']} measured steps",
+            qg["fraction_qg_larger"] >= 0.95, headline=True),
       check("qg_larger_decrease_along_edge",
-            "the same along σ=2's run", f"{fmt(oe['fraction_qg_larger'])} of "
-            f"{oe['measured_steps']}", oe["fraction_qg_larger"] >= 0.95,
-            headline=True),
+            "the same along σ=2's run", f"{pct(oe['fraction_qg_larger'])} of "
+            f"{oe['measured_steps']} measured steps",
+            oe["fraction_qg_larger"] >= 0.95, headline=True),
       check("qg_loses_long_term",
             f"QG last-5 > {ON_PAR} × σ=2's", f"{fmt(qg['last5'])} vs "
             f"{fmt(oe['last5'])}", qg["last5"] > ON_PAR * oe["last5"],
             headline=True),
   ]
-  key = (f"QG's step decreases more at {fmt(qg['fraction_qg_larger'])} / "
-         f"{fmt(oe['fraction_qg_larger'])} of steps; last-5 QG "
+  key = (f"QG's step decreases more at {pct(qg['fraction_qg_larger'])} "
+         f"(along QG) / {pct(oe['fraction_qg_larger'])} (along σ=2) of the "
+         "measured steps; last-5 QG "
          f"{fmt(qg['last5'])} vs σ=2 {fmt(oe['last5'])}")
   return Judgement(numbers, checks, key)
 
