@@ -193,9 +193,10 @@ def trial_entry(*, workload: str, submission: str, name: str, ruleset: str,
 COMPILATION_CACHE = ".jax_cache"
 
 
-def _trial_env(sweep_dir: str) -> dict[str, str]:
+def _trial_env(sweep_dir: str, cache_dir: str | None = None
+               ) -> dict[str, str]:
   """The trial's environment: this one plus a JAX compilation cache shared
-  by the sweep's trials (``<sweep_dir>/.jax_cache``).
+  by the sweep's trials (``cache_dir``, default ``<sweep_dir>/.jax_cache``).
 
   Trials of one workload compile the same initialisation and evaluation
   programs (and the same step, for equal hyperparameters); the persistent
@@ -204,8 +205,8 @@ def _trial_env(sweep_dir: str) -> dict[str, str]:
   records what was actually compiled.  A cache dir set by the caller wins.
   """
   env = dict(os.environ)
-  env.setdefault("JAX_COMPILATION_CACHE_DIR",
-                 os.path.join(os.path.abspath(sweep_dir), COMPILATION_CACHE))
+  env.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.abspath(
+      cache_dir or os.path.join(sweep_dir, COMPILATION_CACHE)))
   env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
   return env
 
@@ -282,7 +283,8 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
              timeout_s: float | None = None, progress: bool = True,
              executor: executor_lib.Executor | str | None = None,
              ray_address: str | None = None,
-             retry_errors: bool = False) -> list[dict[str, Any]]:
+             retry_errors: bool = False,
+             compilation_cache: str | None = None) -> list[dict[str, Any]]:
   """Runs (or resumes) a plan; returns one outcome per trial, plan order.
 
   Each outcome: the trial's plan entry plus ``status``, ``message``,
@@ -299,6 +301,9 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
       ``host:port``; None: a local Ray started for this sweep).
     retry_errors: run again the trials that ended in ``error``; their old
       run folders are moved aside (``<run_dir>.retried-<time>``), not lost.
+    compilation_cache: the JAX compilation cache of the executor named
+      (default ``<sweep_dir>/.jax_cache``); sweeps that share one load each
+      other's programs.
   """
   import tqdm  # pylint: disable=g-import-not-at-top
 
@@ -306,7 +311,8 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
     try:
       executor = executor_lib.make_executor(
           executor or "local", workers=jobs, timeout_s=timeout_s,
-          env=_trial_env(sweep_dir), log_dir=os.path.join(sweep_dir, "logs"),
+          env=_trial_env(sweep_dir, compilation_cache),
+          log_dir=os.path.join(sweep_dir, "logs"),
           address=ray_address)
     except ValueError as e:
       raise SweepError(str(e)) from None

@@ -98,3 +98,11 @@ def test_every_repeat_runs_the_tuned_trial_again(tmp_path):
   assert [t["study"] for t in plan["trials"]] == [1, 2]
   assert all(t["hparams"] == {"learning_rate": 0.128}
              for t in plan["trials"])
+
+
+def test_only_runs_that_reached_are_repeated():
+  trials = _trials([
+      dict(submission="a"), dict(submission="b", reached=False),
+      dict(submission="c", workload="other"),
+      dict(submission="b", study=1)])  # a repeat does not count
+  assert bench.reached_pairs(trials) == {(WL, "a"), ("other", "c")}
