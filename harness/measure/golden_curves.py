@@ -13,6 +13,14 @@ Usage::
     python -m edgeperf.harness.measure.golden_curves --workloads=linreg_digits
 
 Exit status 1 when a checked curve differs (the differences are printed).
+
+The curves were recorded on one CPU; another CPU (other vector units, so
+other float32 summation orders) gives the same curves up to roundoff, about
+1e-7 relative per step.  Checks therefore allow :data:`RTOL`.  Polyak's
+rule on ``linreg_digits`` is chaotic (η = f/‖g‖² with f* = 0 on a problem
+whose minimum is 0.18: a roundoff difference grows about 2.5× a step from
+step 5 on, to 10% by step 20), so :data:`COMPARED_STEPS` limits its check
+to the steps before a roundoff difference can reach :data:`RTOL`.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from edgeperf.workloads import registry
 
 STEPS = 20
 SEED = 3
+EVAL_EVERY = 10
 GOLDEN_FILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
         __file__)))), "tests", "data", "golden_curves.json")
@@ -50,6 +59,18 @@ HPARAMS: dict[str, dict[str, Any]] = {
     "dog": {}, "prodigy": {}, "mechanic": {}, "dadapt": {},
 }
 COLUMNS = ("objective", "learning_rate", "eval_objective")
+RTOL = 1e-4
+"""Relative tolerance of a check: float32 roundoff across CPUs (measured:
+at most 5e-6 over the 20 steps of every non-chaotic curve)."""
+COMPARED_STEPS: dict[str, dict[str, int]] = {
+    "linreg_digits": {"polyak": 10}}
+"""Curves compared on their first steps only (chaotic after them; see the
+module docstring)."""
+
+
+def compared_steps(workload_name: str, submission_name: str) -> int | None:
+  """How many leading steps of a curve a check compares (None: all)."""
+  return COMPARED_STEPS.get(workload_name, {}).get(submission_name)
 
 
 def curve(workload_name: str, submission_name: str) -> dict[str, Any]:
@@ -58,7 +79,8 @@ def curve(workload_name: str, submission_name: str) -> dict[str, Any]:
   sub = loader.load(submission_name)
   hparams = sub.resolve(HPARAMS[submission_name], num_steps=STEPS)
   result = runner.run(workload, sub.build(hparams), seed=SEED,
-                      max_steps=STEPS, eval_every=10, stop_at_target=False,
+                      max_steps=STEPS, eval_every=EVAL_EVERY,
+                      stop_at_target=False,
                       prepare_for_eval=sub.prepare_for_eval, progress=False)
   return {"hparams": HPARAMS[submission_name], "status": result.status,
           "objective": result.steps["objective"].tolist(),
@@ -67,12 +89,16 @@ def curve(workload_name: str, submission_name: str) -> dict[str, Any]:
 
 
 def differences(recorded: dict[str, Any], now: dict[str, Any],
-                rtol: float = 0.0) -> list[str]:
-  """What differs between two curves (empty: identical within ``rtol``)."""
+                rtol: float = RTOL, steps: int | None = None) -> list[str]:
+  """What differs between two curves (empty: the same within ``rtol``),
+  on their first ``steps`` steps (None: all)."""
   out = []
   for column in COLUMNS:
     a = np.asarray(recorded[column], np.float64)
     b = np.asarray(now[column], np.float64)
+    if steps is not None:
+      every = EVAL_EVERY if column == "eval_objective" else 1
+      a, b = a[:-(-steps // every)], b[:-(-steps // every)]
     if a.shape != b.shape:
       out.append(f"{column}: {a.shape[0]} values recorded, {b.shape[0]} now")
     elif not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):
@@ -89,7 +115,7 @@ def _define(fv: flags.FlagValues) -> None:
                     flag_values=fv)
   flags.DEFINE_list("submissions", list(HPARAMS), "Submissions.",
                     flag_values=fv)
-  flags.DEFINE_float("rtol", 0.0, "Relative tolerance of the check (0: "
+  flags.DEFINE_float("rtol", RTOL, "Relative tolerance of the check (0: "
                      "identical).", flag_values=fv)
   flags.DEFINE_string("file", GOLDEN_FILE, "The recorded curves.",
                       flag_values=fv)
@@ -114,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{key}: not recorded", flush=True)
         failed += 1
         continue
-      diff = differences(stored[key], now, fv.rtol)
+      diff = differences(stored[key], now, fv.rtol, compared_steps(
+          workload_name, submission_name))
       failed += bool(diff)
       print(f"{key}: " + ("; ".join(diff) if diff else "identical"),
             flush=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from absl import flags
 import jax
@@ -72,7 +72,7 @@ VARIANTS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 )
 
 
-def _build(submission: str, hparams: dict[str, Any]):
+def build(submission: str, hparams: dict[str, Any]):
   sub = loader.load(submission)
   merged = {h.name: (h.values[0] if h.is_finite else h.from_unit(0.5))
             for h in sub.search_space.hyperparameters}
@@ -90,6 +90,21 @@ def _timed(chunk, params, state, batch) -> tuple[float, Any]:
 def measure_workload(workload_name: str, variants: Sequence[tuple], *,
                      repeats: int, steps: int) -> dict[str, dict[str, float]]:
   """Median cost ratios (and mean extra evaluations) of ``variants``."""
+  builders = {label: (lambda s=submission, h=hparams: build(s, h))
+              for label, submission, hparams, _ in variants}
+  return measure_transforms(workload_name, builders, repeats=repeats,
+                            steps=steps)
+
+
+def measure_transforms(workload_name: str,
+                       builders: Mapping[str, Callable[[], Any]], *,
+                       repeats: int, steps: int
+                       ) -> dict[str, dict[str, float]]:
+  """Median cost ratios (and mean extra evaluations) of the tuners built by
+  ``builders`` (label -> a function returning the tuner), each timed in
+  interleaved pairs against the constant-lr reference.  A builder that
+  raises ``ValueError`` (e.g. an estimator with no rule for f) gets a NaN
+  ratio and the error."""
   wl = registry.get(workload_name)
   params = wl.init(jax.random.PRNGKey(0))
   batch = wl.full_train_batch()
@@ -102,11 +117,11 @@ def measure_workload(workload_name: str, variants: Sequence[tuple], *,
                                    (params, state, batch), structure=structure)
     return chunk, state
 
-  ref_chunk, ref_state = compile_chunk(_build(REFERENCE[1], REFERENCE[2]))
+  ref_chunk, ref_state = compile_chunk(build(REFERENCE[1], REFERENCE[2]))
   compiled, failed = {}, {}
-  for label, submission, hparams, _ in variants:
+  for label, make in builders.items():
     try:
-      compiled[label] = compile_chunk(_build(submission, hparams))
+      compiled[label] = compile_chunk(make())
     except ValueError as e:  # e.g. an estimator with no rule for f
       failed[label] = {"ratio": float("nan"), "evals": float("nan"),
                        "error": str(e)}
