@@ -35,6 +35,7 @@ class ProgramCache:
     self._resolved: dict[tuple, set[str]] = {}  # names to bake in
     self._steps: dict[tuple, step_lib.StepFn] = {}
     self._chunks: dict[tuple, step_lib.CompiledChunk] = {}
+    self._evaluations: dict[base.Workload, Callable[..., Any]] = {}
     self.compiled = 0  # chunks compiled (for tests and reports)
 
   def resolve(self, workload: base.Workload, spec: loader.TunerSpec,
@@ -72,6 +73,13 @@ class ProgramCache:
     if key not in self._steps:
       self._steps[key] = step_lib.make_train_step(workload, spec)
     return self._steps[key]
+
+  def evaluation(self, workload: base.Workload) -> Callable[..., Any]:
+    """The jitted ``workload.metrics`` (one per workload, so a worker's
+    trials share its compilations: 0.3 s a trial on ``linreg_digits``)."""
+    if workload not in self._evaluations:
+      self._evaluations[workload] = jax.jit(workload.metrics)
+    return self._evaluations[workload]
 
   def chunk(self, workload: base.Workload, spec: loader.TunerSpec,
             mode: str, structure: tuple, full_batch: bool,

@@ -692,7 +692,7 @@ class _Run:
       self._write_meta(hparams, submission, budget)
     budget.check(f"workload {workload.key}")
     self.trainer.start()
-    self.eval_fn = jax.jit(workload.metrics)
+    self.eval_fn = self.programs.evaluation(workload)
     self.eval_data = self.trainer.eval_sets()
     if self.plan.diag_every and self.diagnostics_fn is None:
       from edgeperf.harness import diagnostics  # pylint: disable=g-import-not-at-top

@@ -1,6 +1,7 @@
 """One compilation serves a whole learning-rate search: float
 hyperparameters enter the compiled programs as values."""
 
+from jax import monitoring
 import numpy as np
 
 from edgeperf.harness import programs
@@ -40,3 +41,30 @@ def test_values_the_code_cannot_trace_are_baked_in(get_workload):
   assert set(spec.dynamic) == {"peak_learning_rate"}
   assert {"warmup_fraction", "horizon_fraction"} <= set(spec.static)
   assert result.steps["learning_rate"].iloc[1] > 0
+
+
+def test_a_second_trial_compiles_nothing(get_workload, tmp_path):
+  """After a worker's first trial, a trial at another learning rate
+  compiles no program at all (chunks, evaluation, initialisation, FLOPs)."""
+  compiles = []
+
+  def listen(name, secs, **kw):
+    del secs, kw
+    if name == "/jax/core/compile/backend_compile_duration":
+      compiles.append(name)
+
+  monitoring.register_event_duration_secs_listener(listen)
+  try:
+    w = get_workload("linreg_digits")
+    constant = loader.load("constant")
+    cache = programs.ProgramCache()
+    counts = []
+    for i, lr in enumerate((0.01, 0.02)):
+      compiles.clear()
+      runner.run(w, constant.spec({"learning_rate": lr}), max_steps=40,
+                 eval_every=20, stop_at_target=False, progress=False,
+                 programs=cache, run_dir=str(tmp_path / f"trial_{i}"))
+      counts.append(len(compiles))
+  finally:
+    monitoring.unregister_event_duration_listener(listen)
+  assert counts[0] > 0 and counts[1] == 0
