@@ -104,8 +104,8 @@ def refresh_schedule(tuner: Any) -> Callable[[int], bool]:
   tx = as_spec(tuner).build()
   if not api.is_refreshing(tx):
     return lambda step: False
-  every_k = tx.every_k
-  return lambda step: api.refreshes_at(every_k, step)
+  every_k, warmup = tx.every_k, tx.warmup
+  return lambda step: api.refreshes_at(every_k, step, warmup)
 
 
 def segments(start: int, length: int,

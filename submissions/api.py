@@ -231,7 +231,9 @@ class RefreshingTransformation(NamedTuple):
   """A tuner whose curvature estimate is refreshed every k steps.
 
   The harness calls ``refresh`` at steps 0, k, 2k, … (``every_k`` = k), or
-  at step 0 only (``every_k`` = None), just before that step's ``update``,
+  at step 0 only (``every_k`` = None), and at every step t < ``warmup``
+  (the early transient, where curvature changes too fast for a stale or
+  free estimate), just before that step's ``update``,
   with ``updates`` = the direction the transformation is about to receive
   at that step, ``grad`` = g_t, ``value`` = f(w_t) and ``value_fn`` = f on
   the step's batch.  ``update`` only reads what the last refresh stored.
@@ -246,6 +248,7 @@ class RefreshingTransformation(NamedTuple):
   refresh: RefreshFn  # (state, params, *, updates, grad, value, value_fn)
   every_k: int | None  # refresh period k ≥ 1, or None: at step 0 only
   refresh_cost: Mapping[str, int]  # extra evaluations of one refresh
+  warmup: int = 0  # refresh before every step t < warmup as well
 
 
 Tuner = Any
@@ -268,28 +271,38 @@ def check_every_k(every_k: Any) -> None:
     _checks.integer("every_k (the refresh period)", every_k, low=1)
 
 
+def check_warmup(warmup: Any) -> None:
+  """A refresh warm-up is an int ≥ 0 (steps refreshed before every step)."""
+  _checks.integer("refresh warmup (steps refreshed every step)", warmup,
+                  low=0)
+
+
 def with_refresh(tx: optax.GradientTransformationExtraArgs,
                  refresh: RefreshFn, *, every_k: int | None,
-                 cost: Mapping[str, int] | None = None
+                 cost: Mapping[str, int] | None = None, warmup: int = 0
                  ) -> RefreshingTransformation:
   """Adds a curvature refresh to a transformation (see
   :class:`RefreshingTransformation`)."""
   check_every_k(every_k)
+  check_warmup(warmup)
   cost = dict(cost or {})
   for name, count in cost.items():
     _checks.one_of("evaluation counter", name, EVAL_COUNTERS)
     _checks.integer(f"refresh cost {name}", count, low=0)
   tx = optax.with_extra_args_support(tx)
-  return RefreshingTransformation(tx.init, tx.update, refresh, every_k, cost)
+  return RefreshingTransformation(tx.init, tx.update, refresh, every_k, cost,
+                                  warmup)
 
 
 def is_refreshing(tx: Any) -> bool:
   return isinstance(tx, RefreshingTransformation)
 
 
-def refreshes_at(every_k: int | None, step: int) -> bool:
-  """Whether a transformation refreshing every ``every_k`` steps refreshes
-  before step ``step``."""
+def refreshes_at(every_k: int | None, step: int, warmup: int = 0) -> bool:
+  """Whether a transformation refreshing every ``every_k`` steps (and at
+  every step before ``warmup``) refreshes before step ``step``."""
+  if step < warmup:
+    return True
   return step == 0 if every_k is None else step % every_k == 0
 
 
@@ -308,10 +321,11 @@ def chain(*transforms: Any) -> Any:
                         if is_refreshing(t) else t for t in transforms))
   if not refreshing:
     return plain
-  periods = {transforms[i].every_k for i in refreshing}
+  periods = {(transforms[i].every_k, transforms[i].warmup)
+             for i in refreshing}
   if len(periods) > 1:
-    raise ValueError(f"chained refreshes must share one period, got every_k "
-                     f"{sorted(periods, key=str)}")
+    raise ValueError(f"chained refreshes must share one schedule, got "
+                     f"(every_k, warmup) {sorted(periods, key=str)}")
   cost: dict[str, int] = {}
   for i in refreshing:
     for name, count in transforms[i].refresh_cost.items():
@@ -330,5 +344,6 @@ def chain(*transforms: Any) -> Any:
         updates, _ = element.update(updates, state[i], params, **extra)
     return tuple(new_state)
 
+  every_k, warmup = periods.pop()
   return RefreshingTransformation(plain.init, plain.update, refresh,
-                                  periods.pop(), cost)
+                                  every_k, cost, warmup)

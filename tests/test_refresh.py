@@ -22,7 +22,7 @@ class _State(NamedTuple):
   refreshed_at: jax.Array  # the step count at the last refresh
 
 
-def _counting(every_k, lr=1e-3):
+def _counting(every_k, lr=1e-3, warmup=0):
   """GD whose rate is lr · (1 + refreshes so far); refresh costs 3 HVPs."""
 
   def init(params):
@@ -42,28 +42,32 @@ def _counting(every_k, lr=1e-3):
         stats=api.tuner_stats(eta), count=state.count + 1)
 
   return api.with_refresh(optax.GradientTransformationExtraArgs(init, update),
-                          refresh, every_k=every_k, cost={"hvp_evals": 3})
+                          refresh, every_k=every_k, cost={"hvp_evals": 3},
+                          warmup=warmup)
 
 
-def _expected(every_k, steps):
-  points = [t for t in range(steps) if api.refreshes_at(every_k, t)]
+def _expected(every_k, steps, warmup=0):
+  points = [t for t in range(steps)
+            if t < warmup or (t % every_k == 0 if every_k else t == 0)]
   counts = np.array([sum(p <= t for p in points) for t in range(steps)])
   return points, 1e-3 * (1 + counts)
 
 
-@pytest.mark.parametrize("every_k", [1, 5, None])
+@pytest.mark.parametrize("every_k,warmup", [(1, 0), (5, 0), (None, 0),
+                                            (5, 7), (None, 3)])
 @pytest.mark.parametrize("mode,eval_every,diag_every", [
     ("scan", 7, 0), ("loop", 4, 0), ("scan_unrolled", 10, 0),
     ("scan", 6, 9)])
-def test_refresh_runs_exactly_at_multiples_of_k(get_workload, every_k, mode,
-                                                eval_every, diag_every):
+def test_refresh_runs_exactly_at_multiples_of_k(get_workload, every_k, warmup,
+                                                mode, eval_every, diag_every):
+  """At steps 0, k, 2k, … (and every step before the warm-up ends)."""
   w = get_workload("linreg_digits")
   steps = 23
-  result = runner.run(w, _counting(every_k), max_steps=steps,
+  result = runner.run(w, _counting(every_k, warmup=warmup), max_steps=steps,
                       eval_every=eval_every, chunk_mode=mode,
                       diag_every=diag_every, stop_at_target=False,
                       progress=False)
-  points, rates = _expected(every_k, steps)
+  points, rates = _expected(every_k, steps, warmup)
   hvps = result.steps["hvp_evals"].to_numpy()
   assert list(np.flatnonzero(hvps)) == points
   assert set(hvps[points]) == {3}
@@ -103,3 +107,18 @@ def test_chain_refreshes_the_element_with_the_direction_it_receives():
 def test_bad_refresh_period_is_refused(bad):
   with pytest.raises(ValueError, match="every_k"):
     _counting(bad)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "10"])
+def test_bad_refresh_warmup_is_refused(bad):
+  with pytest.raises(ValueError, match="warmup"):
+    _counting(5, warmup=bad)
+
+
+def test_chained_refreshes_must_share_one_schedule():
+  noop = lambda state, params, **extra: state
+  a = api.with_refresh(optax.scale(1.0), noop, every_k=5, warmup=0)
+  b = api.with_refresh(optax.scale(1.0), noop, every_k=5, warmup=10)
+  with pytest.raises(ValueError, match="one schedule"):
+    api.chain(a, b)
+  assert api.chain(optax.scale(-1.0), b).warmup == 10

@@ -7,7 +7,8 @@ free secant estimate only (one refresh at step 0), each for ``--horizon`` ×
 the workload's step hint.  Prints, per workload and variant, the steps to
 the stored target (the suite's reach rule: running mean of the last 5
 objectives) for each seed, the final objective, the largest η, and whether
-it diverged; ``--json`` writes the rows.
+it diverged or blew up (a non-finite objective, or a final objective no
+lower than the first); ``--json`` writes the rows.
 
     python -m edgeperf.harness.measure.amortised_cdat --seeds=0,1,2
 """
@@ -61,13 +62,16 @@ def measure(name: str, variant: str, seed: int, *, horizon: float,
       final_objective=float(objective[-1]) if objective.size else math.nan,
       max_learning_rate=float(np.nanmax(lrs)) if lrs.size else math.nan,
       diverged=bool(not finite.all()) or result.status == "diverged",
+      # blew up: ended no lower than it started (finite, but lost)
+      failed=bool(not finite.all()) or result.status == "diverged" or (
+          objective.size > 0 and objective[-1] >= objective[0]),
       wall_s=round(time.perf_counter() - start, 1))
 
 
 def table(rows: list[dict[str, Any]]) -> str:
   """Markdown: one line per workload and variant, seeds side by side."""
   out = ["| workload | variant | steps to target (per seed) | "
-         "final loss (median) | max η | diverged |",
+         "final loss (median) | max η | diverged or blew up |",
          "|---|---|---|---|---|---|"]
   keys = dict.fromkeys((r["workload"], r["variant"]) for r in rows)
   for workload, variant in keys:
@@ -77,7 +81,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                         for r in group)
     final = float(np.median([r["final_objective"] for r in group]))
     max_lr = max(r["max_learning_rate"] for r in group)
-    diverged = sum(r["diverged"] for r in group)
+    diverged = sum(r.get("failed", r["diverged"]) for r in group)
     out.append(f"| {workload} | {variant} | {reaches} | {final:.4g} | "
                f"{max_lr:.3g} | {diverged}/{len(group)} |")
   return "\n".join(out)

@@ -7,7 +7,9 @@ variant (A B A B …).  Each variant first runs one untimed chunk from the
 initial parameters (compilation, step-0 bootstraps such as the secant's jvp or
 the Chebyshev M estimate); every timed chunk then restarts from that warm
 (params, state), so a chunk of ``--steps`` (a multiple of k) pays exactly
-its share of every-k refreshes.  The reported
+its share of every-k refreshes.  A tuner with a refresh warm-up (every step
+refreshed for its first steps) is timed in its steady schedule
+(:func:`steady_start`); its warm-up costs a fixed number of refreshes.  The reported
 number is the median over repeats of time(variant)/time(reference).
 Compilation happens before the clock.  Printed as a markdown table, with the
 mean extra evaluations per step the tuner reported (TunerStats counters).
@@ -87,6 +89,17 @@ def _timed(chunk, params, state, batch) -> tuple[float, Any]:
   return time.perf_counter() - start, out[2]
 
 
+def steady_start(tx: Any) -> int:
+  """The first step of the steady refresh schedule: past a refreshing
+  tuner's warm-up (every step refreshed), at a multiple of its period, so a
+  timed chunk pays exactly its share of every-k refreshes (the warm-up's
+  cost is a fixed number of refreshes, reported apart)."""
+  if not api.is_refreshing(tx) or not tx.warmup:
+    return 0
+  k = tx.every_k or 1
+  return -(-tx.warmup // k) * k if tx.every_k else tx.warmup
+
+
 def measure_workload(workload_name: str, variants: Sequence[tuple], *,
                      repeats: int, steps: int) -> dict[str, dict[str, float]]:
   """Median cost ratios (and mean extra evaluations) of ``variants``."""
@@ -111,7 +124,8 @@ def measure_transforms(workload_name: str,
 
   def compile_chunk(tx):
     state = tx.init(params)
-    structure = step_lib.segments(0, steps, step_lib.refresh_schedule(tx))
+    structure = step_lib.segments(steady_start(tx), steps,
+                                  step_lib.refresh_schedule(tx))
     chunk = step_lib.CompiledChunk(step_lib.make_train_step(wl, tx),
                                    wl.chunk_mode, steps, True,
                                    (params, state, batch), structure=structure)

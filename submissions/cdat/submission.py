@@ -21,6 +21,7 @@ SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
 def make_tuner(*, sigma: float = 2.0, beta: float = 0.0, eps: float = 0.0,
                estimator: str = "jvp", every_k: int = 1,
+               refresh_warmup: int = transform.REFRESH_WARMUP,
                base_optimizer: str = "gd"
                ) -> api.Tuner:
   """Builds CDAT.
@@ -31,9 +32,12 @@ def make_tuner(*, sigma: float = 2.0, beta: float = 0.0, eps: float = 0.0,
     eps: ε added to the denominator.
     estimator: ``jvp``, ``hvp``, ``rev_rev`` or ``secant``.
     every_k: refresh period of an exact denominator.
+    refresh_warmup: steps refreshed every step before amortisation starts
+      (k > 1 or ``secant`` only).
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
   """
   return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_cdat(sigma, eps=eps, beta=beta, estimator=estimator,
-                              every_k=every_k))
+                              every_k=every_k,
+                              refresh_warmup=refresh_warmup))

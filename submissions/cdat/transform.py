@@ -39,11 +39,20 @@ class CDATState(NamedTuple):
   #   estimate is unavailable)
   prev_lr: jax.Array  # f[], η_{t−1}
   prev: secant.Step | None  # step t−1 for the free estimate (None: k = 1)
+  calibration: secant.Calibration | None  # what the refreshes found of the
+  #   free estimate (None: k = 1)
+
+
+REFRESH_WARMUP = 100
+"""Steps refreshed every step before amortisation starts (k > 1): the
+early transient, where curvature along u moves by factors of 10 from one
+step to the next and no free estimate follows it."""
 
 
 def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
-                  estimator: str = "jvp",
-                  every_k: int = 1) -> api.RefreshingTransformation:
+                  estimator: str = "jvp", every_k: int = 1,
+                  refresh_warmup: int = REFRESH_WARMUP
+                  ) -> api.RefreshingTransformation:
   """Curvature-dynamics-aware tuning, CDAT (Roulet et al. 2024, Eq. 8).
 
   η_t = σ · ñ_t / d̃_t with n_t = max(−∇f(w_t)ᵀu_t, 0) and the denominator
@@ -61,14 +70,18 @@ def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
   (forward-over-reverse), ``rev_rev`` or ``taylor`` (a second-order
   Taylor-mode pass); its cost is declared in ``refresh_cost``.
 
-  Amortised curvature (``every_k`` = k > 1): the refresh runs at steps
-  0, k, 2k, …; at those steps d_t is exact.  In between, d_t = ĉ_t‖u_t‖²
-  with the free Rayleigh-quotient estimate
-  ĉ_t = max(|value secant|, Hermite end-point curvature, secant lower bound)
-  of :func:`edgeperf.submissions.curvature.secant.hermite_krylov_quotient`,
-  from the last step (it stores u_{t−1} and g_{t−1}).  ``secant`` is the
-  same free estimate with a single ``jvp`` refresh at step 0.  In the
-  mini-batch regime the secants mix in the batch-to-batch change of f.
+  Amortised curvature (``every_k`` = k > 1): the refresh runs at every
+  step before ``refresh_warmup``, then at steps k, 2k, …; at those steps
+  d_t is exact.  In between, d_t = ĉ_t‖u_t‖² with a free Rayleigh-quotient
+  estimate from the last step (it stores u_{t−1} and g_{t−1}):
+  :func:`edgeperf.submissions.curvature.secant.calibrated_quotient`, the
+  Hermite end-point curvature corrected by what the refreshes measured of
+  it, where they found it accurate; elsewhere the conservative
+  max(|value secant|, end-point curvature, secant lower bound).  Each
+  refresh compares the free estimates with the exact value
+  (:func:`~edgeperf.submissions.curvature.secant.calibrate`).  ``secant``
+  is the same free estimate with ``jvp`` refreshes in the warm-up only.  In
+  the mini-batch regime the secants mix in the batch-to-batch change of f.
   With k = 1 every step is exact: the paper's Eq. 8 verbatim.
 
   Args:
@@ -77,7 +90,9 @@ def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
     beta: EMA parameter β ∈ [0, 1) for numerator and denominator.
     estimator: one of :data:`ESTIMATORS`.
     every_k: refresh period k ≥ 1 (must be 1 with ``secant``, which
-      refreshes at step 0 only).
+      refreshes at step 0 only, or in its warm-up).
+    refresh_warmup: steps refreshed every step before amortisation starts
+      (k > 1 or ``secant``; nothing changes with k = 1).
 
   Returns:
     A refreshing transformation whose update needs ``grad`` (and, with
@@ -88,31 +103,35 @@ def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
   _checks.number("beta", beta, low=0.0, high=1.0, high_open=True)
   _checks.one_of("CDAT estimator", estimator, ESTIMATORS)
   api.check_every_k(every_k)
+  api.check_warmup(refresh_warmup)
   if estimator == "secant" and every_k != 1:
     raise ValueError("every_k must be 1 with estimator='secant' (one jvp "
                      f"refresh at step 0, free estimates after), got {every_k}")
-  exact = "jvp" if estimator == "secant" else estimator
+  exact_estimator = "jvp" if estimator == "secant" else estimator
   period = None if estimator == "secant" else every_k
   free = period != 1  # steps without a refresh use the free estimate
+  warmup = refresh_warmup if free else 0
 
   def init(params):
     dtype = api.float_dtype(params)
     zero = jnp.asarray(0.0, dtype)
-    prev = None
+    prev = calibration = None
     if free:
       zeros = jax.tree.map(jnp.zeros_like, params)
       prev = secant.Step(value=zero, slope=zero, sqnorm=zero, grad=zeros,
                          direction=zeros)
+      calibration = secant.no_calibration(dtype)
     return CDATState(
         stats=api.tuner_stats(0.0), count=jnp.asarray(0, jnp.int32),
         numerator_ema=zero, denominator_ema=zero, fresh=jnp.asarray(False),
-        fresh_curvature=zero, prev_quotient=zero, prev_lr=zero, prev=prev)
+        fresh_curvature=zero, prev_quotient=zero, prev_lr=zero, prev=prev,
+        calibration=calibration)
 
   def refresh(state, params, *, updates, value_fn=None, **extra):
     del extra
     _checks.required_extras("scale_by_cdat refresh", value_fn=value_fn,
                             params=params)
-    uhu = curvature.uhu(exact, value_fn, params, updates)
+    uhu = curvature.uhu(exact_estimator, value_fn, params, updates)
     return state._replace(
         fresh=jnp.asarray(True),
         fresh_curvature=uhu.astype(state.numerator_ema.dtype))
@@ -129,13 +148,20 @@ def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
     numerator = jnp.maximum(-slope, 0.0)
     d_hat = jnp.abs(state.fresh_curvature)
     prev, quotient = state.prev, state.prev_quotient
+    calibration = state.calibration
     if free:
       now = secant.Step(value=jnp.asarray(value, dtype), slope=slope,
                         sqnorm=optax.tree.vdot(updates, updates).astype(dtype),
                         grad=grad, direction=updates)
-      c_hat, valid = secant.hermite_krylov_quotient(now, state.prev,
-                                                    state.prev_lr)
-      c_hat = jnp.where(valid, c_hat, state.prev_quotient)
+      est = secant.estimates(now, state.prev, state.prev_lr)
+      exact = api.safe_div(d_hat, now.sqnorm)
+      calibration = jax.tree.map(
+          lambda new, old: jnp.where(state.fresh, new, old),
+          secant.calibrate(calibration, est, exact),
+          secant.aged(calibration))
+      c_hat = jnp.where(est.valid,
+                        secant.calibrated_quotient(est, calibration),
+                        state.prev_quotient)
       d_hat = jnp.where(state.fresh, d_hat, c_hat * now.sqnorm)
       quotient = api.safe_div(d_hat, now.sqnorm)
       prev = now
@@ -149,9 +175,10 @@ def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
         stats=api.tuner_stats(eta), count=state.count + 1,
         numerator_ema=num_ema, denominator_ema=den_ema,
         fresh=jnp.asarray(False), fresh_curvature=state.fresh_curvature,
-        prev_quotient=quotient, prev_lr=eta.astype(dtype), prev=prev)
+        prev_quotient=quotient, prev_lr=eta.astype(dtype), prev=prev,
+        calibration=calibration)
     return optax.tree.scale(eta, updates), new_state
 
   return api.with_refresh(
       optax.GradientTransformationExtraArgs(init, update), refresh,
-      every_k=period, cost=curvature.EVALS[exact])
+      every_k=period, cost=curvature.EVALS[exact_estimator], warmup=warmup)

@@ -8,16 +8,20 @@ k are exposed for completeness, fixed at the paper's 0, 0, jvp, 1).
 """
 
 from edgeperf.submissions import api
+from edgeperf.submissions.cdat import transform as cdat_transform
 from edgeperf.submissions.qg import transform
 
 SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
 
 def make_tuner(*, beta: float = 0.0, eps: float = 0.0, estimator: str = "jvp",
-               every_k: int = 1, base_optimizer: str = "gd"
+               every_k: int = 1,
+               refresh_warmup: int = cdat_transform.REFRESH_WARMUP,
+               base_optimizer: str = "gd"
                ) -> api.Tuner:
   """Builds the quadratically greedy tuner (the arguments are CDAT's)."""
   return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_quadratically_greedy(
-          eps=eps, beta=beta, estimator=estimator, every_k=every_k))
+          eps=eps, beta=beta, estimator=estimator, every_k=every_k,
+          refresh_warmup=refresh_warmup))

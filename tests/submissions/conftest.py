@@ -47,7 +47,8 @@ def run(tx, f, w, steps, direction=None):
   for t in range(steps):
     g = jax.grad(f)(w)
     u = -g if direction is None else direction(w)
-    refresh = api.is_refreshing(tx) and api.refreshes_at(tx.every_k, t)
+    refresh = api.is_refreshing(tx) and api.refreshes_at(tx.every_k, t,
+                                                         tx.warmup)
     step, state = call(tx, state, w, u, f, refresh=refresh)
     info = dict(api.step_info(state))
     for name, count in (tx.refresh_cost.items() if refresh else ()):
