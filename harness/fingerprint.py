@@ -1,8 +1,12 @@
 """The hardware fingerprint and software versions recorded with every run.
 
 Scores are only comparable between runs with the same ``hardware_id``: a
-hash of the accelerator backend, device kind and count, CPU model, core
-count and machine architecture (WORKSPACE.md, "Fixed hardware").
+hash of the accelerator backend, device kind and count, CPU model (its
+name, family and model numbers, and its widest vector extension), core
+count and machine architecture (WORKSPACE.md, "Fixed hardware").  Two
+virtual machines both named "AMD EPYC", one with AVX-512 and one without,
+compute differently (their float32 roundoff differs, so they generate other
+code): the name alone does not tell them apart.
 """
 
 from __future__ import annotations
@@ -35,6 +39,36 @@ def cpu_model() -> str:
   return platform.processor() or "unknown"
 
 
+VECTOR_EXTENSIONS = ("avx512f", "avx2", "avx", "sse4_2", "asimd", "sve")
+"""Vector extensions, widest first; the fingerprint names the first the CPU
+has."""
+
+
+def _cpuinfo(path: str) -> dict[str, str]:
+  """The first processor's fields in a cpuinfo file (empty if unreadable)."""
+  fields: dict[str, str] = {}
+  try:
+    with open(path) as f:
+      for line in f:
+        if not line.strip():
+          break
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+  except OSError:
+    pass
+  return fields
+
+
+def cpu_details(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+  """The CPU's family/model numbers and widest vector extension."""
+  info = _cpuinfo(cpuinfo)
+  flags = set((info.get("flags") or info.get("features") or "").split())
+  vector = next((v for v in VECTOR_EXTENSIONS if v in flags), "unknown")
+  return {"cpu_family_model": f"{info.get('cpu family', '?')}/"
+                              f"{info.get('model', '?')}",
+          "cpu_vector": vector}
+
+
 def hardware_fingerprint() -> dict[str, Any]:
   """What the run's speed depends on: accelerator and CPU."""
   devices = jax.devices()
@@ -43,6 +77,7 @@ def hardware_fingerprint() -> dict[str, Any]:
       "device_kind": devices[0].device_kind,
       "device_count": len(devices),
       "cpu_model": cpu_model(),
+      **cpu_details(),
       "cpu_count": os.cpu_count(),
       "machine": platform.machine(),
   }

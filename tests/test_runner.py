@@ -230,3 +230,18 @@ def test_a_run_interrupted_before_its_first_step_is_replaceable(
   result = runner.run(w, _gd(0.1), max_steps=10, run_dir=folder.path,
                       progress=False)
   assert folder.status()["status"] == result.status != "interrupted"
+
+
+def test_fingerprint_tells_cpus_with_other_vector_units_apart(tmp_path):
+  from edgeperf.harness import fingerprint
+  cpuinfo = ("processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\n"
+             "model name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx avx2 {}\n\n"
+             "processor\t: 1\ncpu family\t: 99\n")
+  wide, narrow = tmp_path / "wide", tmp_path / "narrow"
+  wide.write_text(cpuinfo.format("avx512f avx512bw"))
+  narrow.write_text(cpuinfo.format(""))
+  assert fingerprint.cpu_details(str(wide)) == {
+      "cpu_family_model": "25/17", "cpu_vector": "avx512f"}
+  assert fingerprint.cpu_details(str(narrow))["cpu_vector"] == "avx2"
+  assert fingerprint.cpu_details(str(tmp_path / "missing")) == {
+      "cpu_family_model": "?/?", "cpu_vector": "unknown"}

@@ -92,12 +92,15 @@ def _timed(chunk, params, state, batch) -> tuple[float, Any]:
 def steady_start(tx: Any) -> int:
   """The first step of the steady refresh schedule: past a refreshing
   tuner's warm-up (every step refreshed), at a multiple of its period, so a
-  timed chunk pays exactly its share of every-k refreshes (the warm-up's
-  cost is a fixed number of refreshes, reported apart)."""
-  if not api.is_refreshing(tx) or not tx.warmup:
+  timed chunk pays exactly its share of every-k refreshes; past step 0 for
+  a tuner that refreshes there only (the fractal Chebyshev schedule's M).
+  What the warm-up or step 0 costs is a fixed number of refreshes, reported
+  apart."""
+  if not api.is_refreshing(tx):
     return 0
-  k = tx.every_k or 1
-  return -(-tx.warmup // k) * k if tx.every_k else tx.warmup
+  if tx.every_k is None:  # one refresh at step 0 (or a warm-up) only
+    return max(tx.warmup, 1)
+  return -(-tx.warmup // tx.every_k) * tx.every_k
 
 
 def measure_workload(workload_name: str, variants: Sequence[tuple], *,
