@@ -84,6 +84,7 @@ class RunStatus:
   target_time_s: float | None = None
   submission_time_s: float = 0.0
   compile_time_s: float = 0.0
+  warmup_time_s: float = 0.0  # first executions of programs (off the clock)
   eval_time_s: float = 0.0  # evaluations and diagnostics (off the clock)
   diag_time_s: float = 0.0  # the diagnostics' part of eval_time_s
   loop_wall_s: float | None = None
@@ -297,6 +298,7 @@ class _Trainer:
     self.step_fn = programs.step(workload, self.spec)
     self.refreshes = step_lib.refresh_schedule(self.tx)
     self.compile_s = 0.0
+    self.warmup_s = 0.0  # first executions of programs, off the clock
     self.params = self.opt_state = None
     self._train = None
     self._prefetch: pipeline.ChunkPrefetcher | None = None
@@ -412,6 +414,9 @@ class _Trainer:
     data = (self._train if self.full_batch else
             self._prefetch.take(start, length))
     chunk = self._compiled(start, length, self.params, self.opt_state, data)
+    if not chunk.warm:  # off the clock: a program's first execution
+      self.warmup_s += chunk.warm_up(self.params, self.opt_state, data,
+                                     self.hp)
     tick = time.perf_counter()
     self.params, self.opt_state, recs = chunk(self.params, self.opt_state,
                                               data, self.hp)
@@ -787,6 +792,7 @@ class _Run:
         recs, elapsed = self.trainer.run_chunk(start, end)
         finite = self._record_chunk(start, recs, elapsed)
         status.compile_time_s = self.trainer.compile_s
+        status.warmup_time_s = self.trainer.warmup_s
         bar.update(status.steps_run - start)
         bar.set_postfix(
             loss=f"{self.recorder.last_objective():.4g}",
@@ -802,7 +808,7 @@ class _Run:
           status.stopped_by_time = True
           break
     status.loop_wall_s = (time.perf_counter() - loop_start -
-                          status.compile_time_s)
+                          status.compile_time_s - status.warmup_time_s)
     status.status, status.message = final_status(
         status, target=self.target, budget=plan.total, key=self.workload.key)
 

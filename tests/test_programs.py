@@ -1,6 +1,8 @@
 """One compilation serves a whole learning-rate search: float
 hyperparameters enter the compiled programs as values."""
 
+import json
+
 from jax import monitoring
 import numpy as np
 
@@ -45,7 +47,8 @@ def test_values_the_code_cannot_trace_are_baked_in(get_workload):
 
 def test_a_second_trial_compiles_nothing(get_workload, tmp_path):
   """After a worker's first trial, a trial at another learning rate
-  compiles no program at all (chunks, evaluation, initialisation, FLOPs)."""
+  compiles no program at all (chunks, evaluation, initialisation, FLOPs),
+  and needs no warm-up execution: its programs are warm."""
   compiles = []
 
   def listen(name, secs, **kw):
@@ -68,3 +71,6 @@ def test_a_second_trial_compiles_nothing(get_workload, tmp_path):
   finally:
     monitoring.unregister_event_duration_listener(listen)
   assert counts[0] > 0 and counts[1] == 0
+  warmups = [json.loads((tmp_path / f"trial_{i}" / "status.json").read_text())
+             ["warmup_time_s"] for i in range(2)]
+  assert warmups[0] > 0 and warmups[1] == 0
