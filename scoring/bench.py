@@ -49,6 +49,9 @@ from edgeperf.submissions import loader
 from edgeperf.workloads import registry
 
 REFERENCE = "constant"
+REFERENCES = (REFERENCE, "warmup_schedule")
+"""Speed-ups are against the tuned constant rate and the tuned warm-up
+schedule (whatever shape tuning chose for it on each workload)."""
 DEFAULT_BUDGET_FACTOR = 2.0
 DEFAULT_TOP = 3
 DEFAULT_REPEATS = 3
@@ -220,6 +223,7 @@ def run_bench(*, output_dir: str, sweep_dir: str,
                           budget_factor=budget_factor, top=top,
                           repeats=repeats, jobs=jobs, wall_s=wall_s)
   text = report.score_runs(paths, output_dir, metric="time",
+                           references=REFERENCES,
                            title="edgeperf leaderboard (default bench)",
                            description=description)
   extra = spread_markdown(spread(leaderboard.load_trials(paths)))

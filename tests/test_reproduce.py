@@ -244,3 +244,35 @@ def test_bad_flags_are_refused_before_anything_runs(tmp_path, capsys, flag,
   assert e.value.code == 2
   assert message in capsys.readouterr().err
   assert not (tmp_path / "r" / "findings.md").exists()
+
+
+def test_paper_size_without_data_is_refused_by_name(tmp_path, capsys):
+  with pytest.raises(SystemExit) as e:
+    cli.main(["edgeperf-reproduce", "--findings=F6", "--size=paper",
+              f"--data_dir={tmp_path / 'no_data'}",
+              f"--output_dir={tmp_path / 'r'}"])
+  assert e.value.code == 2
+  err = capsys.readouterr().err
+  assert "mnist" in err and "Traceback" not in err
+  assert not (tmp_path / "r" / "F6").exists()
+
+
+@pytest.mark.slow
+def test_paper_size_runs_the_papers_workload(tmp_path):
+  """At ``--size=paper`` the MLP settings run on the paper's MLP 256×3 on
+  MNIST (here on TFDS mock data, for a few steps)."""
+  import tensorflow_datasets as tfds
+  from edgeperf.scoring.reproduce import pipeline
+  paper = experiments.SIZES["paper"]
+  assert paper.workload("mlp_mnist") == "mlp256x3_mnist"
+  assert paper.workload("charlm_prose") == "nanolm_tinyshakespeare"
+  short = paper._replace(name="paper-short", step_scale=0.01)
+  with tfds.testing.mock_data(num_examples=10_000):
+    session = experiments.Session(str(tmp_path), log=None)
+    outcome = pipeline.run_finding(findings.FINDINGS["F6"], session, short,
+                                   [0], log=None)
+  assert outcome.error is None and outcome.verdict in criteria.VERDICTS
+  for folder in outcome.run_dirs[0].values():
+    meta = json.loads(open(os.path.join(folder, "meta.json")).read())
+    assert meta["workload"]["name"] == "mlp256x3_mnist"
+    assert meta["workload"]["size"] == "paper"

@@ -28,7 +28,6 @@ from __future__ import annotations
 import sys
 from typing import Any, NamedTuple, Sequence
 
-from absl import flags
 import jax
 import jax.numpy as jnp
 import optax
@@ -37,7 +36,6 @@ from edgeperf.harness.cli import flagparse
 from edgeperf.harness.measure import tuner_cost
 from edgeperf.submissions import api
 from edgeperf.submissions.cdat import transform
-from edgeperf.workloads import registry
 
 LEARNING_RATE = 1e-3  # tuner_cost.REFERENCE's rate
 
@@ -89,19 +87,10 @@ BUILDERS = {
 }
 
 
-def _define(fv: flags.FlagValues) -> None:
-  flags.DEFINE_list("workloads", list(registry.EMBEDDED), "Workload names.",
-                    flag_values=fv)
-  flags.DEFINE_integer("repeats", 7, "A/B pairs per variant (median of "
-                       "ratios).", flag_values=fv)
-  flags.DEFINE_integer("steps", 100, "Steps per timed chunk.",
-                       flag_values=fv)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-  fv, _ = flagparse.parse(_define, argv, "amortised_floor")
-  if fv.repeats < 1 or fv.steps < 1:
-    flagparse.fail("amortised_floor", "--repeats and --steps must be >= 1", 2)
+  fv, _ = flagparse.parse(tuner_cost.define_timing_flags, argv,
+                          "amortised_floor")
+  tuner_cost.check_timing_flags(fv, "amortised_floor")
   results = {}
   for name in fv.workloads:
     results[name] = tuner_cost.measure_transforms(

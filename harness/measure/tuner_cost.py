@@ -179,21 +179,31 @@ def markdown_table(results: dict[str, dict[str, dict[str, float]]],
   return "\n".join(lines)
 
 
-def _define(fv: flags.FlagValues) -> None:
+def define_timing_flags(fv: flags.FlagValues) -> None:
+  """``--workloads``, ``--repeats``, ``--steps`` (shared by the scripts that
+  time per-step costs with :func:`measure_transforms`)."""
   flags.DEFINE_list("workloads", list(registry.EMBEDDED), "Workload names.",
                     flag_values=fv)
   flags.DEFINE_integer("repeats", 7, "A/B pairs per variant (median of "
                        "ratios).", flag_values=fv)
   flags.DEFINE_integer("steps", 100, "Steps per timed chunk (a multiple of "
                        "every k).", flag_values=fv)
+
+
+def check_timing_flags(fv: flags.FlagValues, prog: str) -> None:
+  if fv.repeats < 1 or fv.steps < 1:
+    flagparse.fail(prog, "--repeats and --steps must be >= 1", 2)
+
+
+def _define(fv: flags.FlagValues) -> None:
+  define_timing_flags(fv)
   flags.DEFINE_list("tuners", [], "Variant labels (default: all).",
                     flag_values=fv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
   fv, _ = flagparse.parse(_define, argv, "tuner_cost")
-  if fv.repeats < 1 or fv.steps < 1:
-    flagparse.fail("tuner_cost", "--repeats and --steps must be >= 1", 2)
+  check_timing_flags(fv, "tuner_cost")
   variants = VARIANTS
   if fv.tuners:
     known = {v[0] for v in VARIANTS}

@@ -7,8 +7,8 @@ run folders.
 
 ``--findings`` takes ids (``F1,F3,M2``) or groups (``all``, ``findings``,
 ``models``); ``--size`` is ``tiny`` (a smoke test), ``small`` (the CPU
-settings), ``medium`` or ``paper``; ``--seeds`` replaces each finding's
-default seeds.
+settings), ``medium`` or ``paper`` (the paper's workloads, on TFDS data
+from ``--data_dir``); ``--seeds`` replaces each finding's default seeds.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from edgeperf.scoring.reproduce import experiments
 from edgeperf.scoring.reproduce import findings as findings_lib
 from edgeperf.scoring.reproduce import pipeline
 from edgeperf.scoring.reproduce import report
+from edgeperf.workloads import datasets
 
 PROG = "edgeperf-reproduce"
 
@@ -36,8 +37,11 @@ def _define(fv: flags.FlagValues) -> None:
                     f"({', '.join(findings_lib.FINDINGS)}) or groups "
                     f"({', '.join(findings_lib.GROUPS)}).", flag_values=fv)
   flags.DEFINE_enum("size", "small", list(experiments.SIZES), "Workload size "
-                    "and run length (tiny: a smoke test; paper: the largest "
-                    "preset that exists).", flag_values=fv)
+                    "and run length (tiny: a smoke test; paper: the paper's "
+                    "workloads, TFDS data from --data_dir).", flag_values=fv)
+  flags.DEFINE_string("data_dir", None, "TFDS data directory of the paper's "
+                      "workloads (--size=paper; default: TFDS's, "
+                      "$TFDS_DATA_DIR).", flag_values=fv)
   flags.DEFINE_list("seeds", None, "Seeds (default: each finding's own, the "
                     "ones its setting was chosen on).", flag_values=fv)
   flags.DEFINE_string("output_dir", os.path.join("results", "reproduction"),
@@ -70,8 +74,9 @@ def main(argv: Sequence[str] | None = None) -> None:
   cpu0 = usage.ru_utime + usage.ru_stime
   try:  # bad names and seeds are refused before anything runs
     outcomes = pipeline.reproduce(fv.findings, size=fv.size, seeds=seeds,
-                                  output_dir=fv.output_dir, reuse=fv.reuse)
-  except ValueError as e:
+                                  output_dir=fv.output_dir, reuse=fv.reuse,
+                                  data_dir=fv.data_dir)
+  except (ValueError, datasets.DataUnavailableError) as e:
     flagparse.fail(PROG, str(e), 2)
   usage = resource.getrusage(resource.RUSAGE_SELF)
   command = " ".join([PROG] + [shlex.quote(a) for a in argv[1:]])

@@ -44,6 +44,13 @@ after 12–19 HVPs on these models; the harness default (100) preallocates a
 basis 3× larger for nothing."""
 
 
+PAPER_WORKLOADS = {"mlp_mnist": "mlp256x3_mnist",
+                   "charlm_prose": "nanolm_tinyshakespeare"}
+"""The paper's workload (:mod:`edgeperf.workloads.paper_presets`) each CPU
+setting stands for at ``--size=paper``: the MLP 256-256-256 on MNIST of its
+MLP sweeps (squared loss), and NanoLM on Tiny Shakespeare."""
+
+
 class Size(NamedTuple):
   """A ``--size``: which workload presets, and how long the runs are."""
 
@@ -51,6 +58,11 @@ class Size(NamedTuple):
   preset: str  # the workload preset size every finding runs at
   step_scale: float  # multiplies each finding's steps and periods
   note: str  # what it means, said in findings.md
+  workloads: Mapping[str, str] = {}  # setting's workload -> the one run
+
+  def workload(self, name: str) -> str:
+    """The workload a finding set on ``name`` runs at this size."""
+    return self.workloads.get(name, name)
 
 
 SIZES = {
@@ -61,10 +73,14 @@ SIZES = {
                   "the settings the findings were chosen at"),
     "medium": Size("medium", "medium", 1.0, "the `medium` presets (more data, "
                    "wider or deeper models), same steps as small"),
-    "paper": Size("paper", "large", 1.0, "the paper-scale workloads are not "
-                  "in the suite yet (they come in their own issue); until "
-                  "then `paper` runs the largest preset that exists, "
-                  "`large`, with the small size's steps"),
+    "paper": Size("paper", "paper", 1.0, "the paper's workloads at their "
+                  "paper presets, read through TFDS from `--data_dir`: "
+                  "`mlp_mnist` settings run on `mlp256x3_mnist` (MLP "
+                  "256-256-256, MNIST, squared loss) and `charlm_prose` "
+                  "settings on `nanolm_tinyshakespeare` (NanoLM), with the "
+                  "small size's steps and rates (rates chosen on the CPU "
+                  "presets: a grid's best rate on its edge shows as a "
+                  "failed check)", PAPER_WORKLOADS),
 }
 
 
@@ -159,11 +175,15 @@ class Session:
     reuse: take a finished folder of the same spec as it is (else a
       finding's folder is expected fresh: the caller empties it).
     log: one line per run (None: quiet).
+    data_dir: the TFDS data directory of the paper's workloads (None:
+      TFDS's default, ``$TFDS_DATA_DIR``).
   """
 
   def __init__(self, output_dir: str, *, reuse: bool = False,
-               log: Callable[[str], None] | None = print):
+               log: Callable[[str], None] | None = print,
+               data_dir: str | None = None):
     self.output_dir, self.reuse, self.log = output_dir, reuse, log
+    self.data_dir = data_dir  # TFDS data of the paper's workloads
     self.programs = programs_lib.ProgramCache()
     self._workloads: dict[tuple, base.Workload] = {}
     self._done: dict[str, str] = {}  # spec identity -> its run folder
@@ -175,7 +195,8 @@ class Session:
     if key not in self._workloads:
       wl = registry.get(spec.workload, size=spec.preset,
                         batch_size=spec.batch_size,
-                        weight_decay=spec.weight_decay)
+                        weight_decay=spec.weight_decay,
+                        data_dir=self.data_dir)
       if spec.hidden is not None:
         wl = dataclasses.replace(
             wl, model=models.MLP(tuple(spec.hidden), wl.num_classes),

@@ -116,7 +116,8 @@ BASE_MEASURE = ("sharpness", "update")
 
 
 def _base_setting(size: Size, extra: str) -> str:
-  return (f"`mlp_mnist` {size.preset} (ReLU MLP, squared loss, full batch, "
+  return (f"`{size.workload('mlp_mnist')}` {size.preset} (ReLU MLP, squared "
+          "loss, full batch, "
           f"weight decay 1e-5), GD direction, "
           f"{experiments.scaled(BASE['steps'], size)} steps; constant rates "
           f"{list(BASE_CONSTANTS)}; {extra}")
@@ -127,7 +128,8 @@ def _base(spec: RunSpec, size: Size, seed: int) -> RunSpec:
   every finding, so it runs once)."""
   diag = BASE_DIAG if spec.key in BASE_DIAG_KEYS else 0
   return spec._replace(
-      workload=BASE["workload"], preset=size.preset, seed=seed,
+      workload=size.workload(BASE["workload"]), preset=size.preset,
+      seed=seed,
       steps=experiments.scaled(BASE["steps"], size),
       diag_every=experiments.scaled(diag, size),
       measure=BASE_MEASURE if diag else ())
@@ -156,7 +158,8 @@ F1_TUNERS = {"qg": "QG (CDAT σ=1)", "armijo": "Armijo"}
 
 
 def _f1_runs(size: Size, seed: int) -> tuple[RunSpec, ...]:
-  kw = dict(workload=F1_SETTING["workload"], preset=size.preset, seed=seed,
+  kw = dict(workload=size.workload(F1_SETTING["workload"]),
+            preset=size.preset, seed=seed,
             steps=experiments.scaled(F1_SETTING["steps"], size))
   diag = dict(diag_every=experiments.scaled(F1_DIAG, size),
               measure=("precond",))
@@ -245,7 +248,8 @@ F1 = Finding(
     "rising; η·λ_max stays just below 2 (they undershoot the edge). "
     "Gradient norm grows less than 10×.", "Fig. 1, 3, 12", (3,),
     lambda size: (
-        f"`charlm_prose` {size.preset} (char transformer, cross-entropy, full "
+        f"`{size.workload('charlm_prose')}` {size.preset} (char "
+        "transformer, cross-entropy, full "
         f"batch), RMSProp direction, "
         f"{experiments.scaled(F1_SETTING['steps'], size)} steps; QG (CDAT "
         "σ=1) and Armijo (c=1e-4, c₊=4, c₋=0.8, δ=0); constant rates "
@@ -638,7 +642,8 @@ def f7_key(batch: int, sigma: float, beta: float) -> str:
 
 
 def _f7_runs(size: Size, seed: int) -> tuple[RunSpec, ...]:
-  kw = dict(workload=F7_SETTING["workload"], preset=size.preset, seed=seed,
+  kw = dict(workload=size.workload(F7_SETTING["workload"]),
+            preset=size.preset, seed=seed,
             steps=experiments.scaled(F7_SETTING["steps"], size),
             eval_every=experiments.scaled(F7_SETTING["eval_every"], size))
   return tuple(_cdat(f7_key(b, s, beta), s, beta=beta, base=F7_BASE,
@@ -690,7 +695,8 @@ F7 = Finding(
     "In mini-batch, the best CDAT σ shrinks with the batch size, and an EMA "
     "(β > 0) is essential.", "Fig. 7, 8, 14", (0,),
     lambda size: (
-        f"`mlp_mnist` {size.preset}, mini-batches of {list(F7_BATCHES)}, "
+        f"`{size.workload('mlp_mnist')}` {size.preset}, mini-batches of "
+        f"{list(F7_BATCHES)}, "
         f"momentum direction, "
         f"{experiments.scaled(F7_SETTING['steps'], size)} steps; CDAT σ ∈ "
         f"{list(F7_SIGMAS)} × β ∈ {list(F7_BETAS)}; score: the full train "
@@ -725,7 +731,8 @@ def _f8_variants() -> dict[str, dict[str, Any]]:
 def _f8_runs(size: Size, seed: int) -> tuple[RunSpec, ...]:
   runs = []
   for name, extra in _f8_variants().items():
-    kw = dict(workload=F8_SETTING["workload"], preset=size.preset, seed=seed,
+    kw = dict(workload=size.workload(F8_SETTING["workload"]),
+              preset=size.preset, seed=seed,
               steps=experiments.scaled(F8_SETTING["steps"], size), **extra)
     runs.append(_cdat(f"{name}_cdat", 2.0, **kw))
     runs += [_constant(f"{name}_const_{lr:g}", lr, **kw)
@@ -773,7 +780,8 @@ F8 = Finding(
     "CDAT gains grow with width and depth, fade with large weight decay.",
     "Fig. 18", (0,),
     lambda size: (
-        f"MNIST MLP variants (the `mlp_mnist` {size.preset} data, squared "
+        f"MNIST MLP variants (the `{size.workload('mlp_mnist')}` "
+        f"{size.preset} data, squared "
         f"loss, GD, full batch, {experiments.scaled(F8_SETTING['steps'], size)}"
         f" steps): widths {list(F8_WIDTHS)} (2 layers), depths "
         f"{list(F8_DEPTHS)} (width {F8_DEPTH_WIDTH}), weight decay "

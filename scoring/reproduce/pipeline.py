@@ -133,12 +133,16 @@ def run_finding(finding: findings_lib.Finding, session: experiments.Session,
 def reproduce(names: Sequence[str], *, size: str = "small",
               seeds: Sequence[int] | None = None,
               output_dir: str = os.path.join("results", "reproduction"),
-              reuse: bool = False, log: Log = print) -> list[Outcome]:
+              reuse: bool = False, log: Log = print,
+              data_dir: str | None = None) -> list[Outcome]:
   """Runs and judges the findings named (ids or groups, see
-  :func:`~.findings.select`) into ``output_dir``.
+  :func:`~.findings.select`) into ``output_dir``; ``data_dir``: the TFDS
+  data of the paper's workloads (``size="paper"``).
 
   Raises:
     ValueError: an unknown finding or size, or a negative seed.
+    edgeperf.workloads.datasets.DataUnavailableError: a workload's data
+      is missing (the paper's TFDS datasets at ``size="paper"``).
   """
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
@@ -148,8 +152,13 @@ def reproduce(names: Sequence[str], *, size: str = "small",
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 0 for s in seeds):
       raise ValueError(f"seeds must be integers >= 0, got {seeds}")
+  session = experiments.Session(output_dir, reuse=reuse, log=log,
+                                data_dir=data_dir)
+  for finding in selected:  # every workload loads (its data is there)
+    if not finding.is_model:  # before anything runs or is emptied
+      for spec in finding.runs(the_size, (seeds or finding.seeds)[0]):
+        session.workload(spec)
   prepare(output_dir, selected, reuse=reuse)
-  session = experiments.Session(output_dir, reuse=reuse, log=log)
   return [run_finding(f, session, the_size, seeds, log=log)
           for f in selected]
 

@@ -1,0 +1,1 @@
+"""CDAT with its curvature amortised: an exact refresh every 10 steps."""
