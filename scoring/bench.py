@@ -101,6 +101,18 @@ def tuned_plan(points: Mapping[str, Mapping[str, Any]], *,
           "trials": trials}
 
 
+def tuned_submissions(points: Mapping[str, Mapping[str, Any]],
+                      workloads: Sequence[str]
+                      ) -> tuple[tuple[str, ...], list[str]]:
+  """The shipped submissions with a tuned point on every workload, and the
+  others (a submission added since the last ``make tune``)."""
+  tuned, untuned = [], []
+  for sub in loader.available():
+    ok = all(sub in points.get(w, {}) for w in workloads)
+    (tuned if ok else untuned).append(sub)
+  return tuple(tuned), untuned
+
+
 def check_reference(trials: pd.DataFrame, reference: str = REFERENCE
                     ) -> None:
   """Raises :class:`StaleTargetsError` where the reference's first trial
@@ -187,7 +199,11 @@ def run_bench(*, output_dir: str, sweep_dir: str,
     tuning.TunedPointsError, StaleTargetsError, sweep.SweepError.
   """
   tuned = tuning.read(tuned_path)
-  subs = tuple(submissions or loader.available())
+  untuned: list[str] = []
+  if submissions:
+    subs = tuple(submissions)  # asked for by name: each must be tuned
+  else:
+    subs, untuned = tuned_submissions(tuned["points"], workloads)
   start = time.perf_counter()
   first = os.path.join(sweep_dir, "first")
   plan = tuned_plan(tuned["points"], workloads=workloads, submissions=subs,
@@ -222,6 +238,9 @@ def run_bench(*, output_dir: str, sweep_dir: str,
   description = _describe(tuned["provenance"], subs=subs, workloads=workloads,
                           budget_factor=budget_factor, top=top,
                           repeats=repeats, jobs=jobs, wall_s=wall_s)
+  if untuned:
+    description += (f" Not benched (no tuned point: run `make tune`): "
+                    f"{', '.join(untuned)}.")
   text = report.score_runs(paths, output_dir, metric="time",
                            references=REFERENCES,
                            title="edgeperf leaderboard (default bench)",

@@ -106,3 +106,13 @@ def test_only_runs_that_reached_are_repeated():
       dict(submission="c", workload="other"),
       dict(submission="b", study=1)])  # a repeat does not count
   assert bench.reached_pairs(trials) == {(WL, "a"), ("other", "c")}
+
+
+def test_a_submission_added_since_tuning_is_named_not_benched():
+  points = {"linreg_digits": {"constant": {}, "cdat": {}},
+            "mlp_mnist": {"constant": {}}}
+  subs, untuned = bench.tuned_submissions(points, ["linreg_digits"])
+  assert subs == ("cdat", "constant") and "qg" in untuned
+  subs, untuned = bench.tuned_submissions(points, ["linreg_digits",
+                                                   "mlp_mnist"])
+  assert subs == ("constant",) and "cdat" in untuned
