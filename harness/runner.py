@@ -73,6 +73,14 @@ def _now() -> str:
 
 # ---------------------------------------------------------------- status --
 
+REPEAT_FIRST_CALL_S = 1.0
+"""A program's first execution (just compiled, or loaded from the
+compilation cache) pays a one-time cost: 30 ms on ``linreg_digits``, whose
+50-step chunk then takes 8 ms.  A first call shorter than this is run again
+from the same inputs and the repeat is clocked (its one-time cost would be
+3 % or more of it); a longer one is kept, its one-time cost a small part."""
+
+
 @dataclasses.dataclass
 class RunStatus:
   """Where a run stands; written to ``status.json`` after every chunk."""
@@ -84,7 +92,7 @@ class RunStatus:
   target_time_s: float | None = None
   submission_time_s: float = 0.0
   compile_time_s: float = 0.0
-  warmup_time_s: float = 0.0  # first executions of programs (off the clock)
+  warmup_time_s: float = 0.0  # first executions run again (off the clock)
   eval_time_s: float = 0.0  # evaluations and diagnostics (off the clock)
   diag_time_s: float = 0.0  # the diagnostics' part of eval_time_s
   loop_wall_s: float | None = None
@@ -298,7 +306,7 @@ class _Trainer:
     self.step_fn = programs.step(workload, self.spec)
     self.refreshes = step_lib.refresh_schedule(self.tx)
     self.compile_s = 0.0
-    self.warmup_s = 0.0  # first executions of programs, off the clock
+    self.warmup_s = 0.0  # repeated first executions, off the clock
     self.params = self.opt_state = None
     self._train = None
     self._prefetch: pipeline.ChunkPrefetcher | None = None
@@ -414,14 +422,23 @@ class _Trainer:
     data = (self._train if self.full_batch else
             self._prefetch.take(start, length))
     chunk = self._compiled(start, length, self.params, self.opt_state, data)
-    if not chunk.warm:  # off the clock: a program's first execution
-      self.warmup_s += chunk.warm_up(self.params, self.opt_state, data,
-                                     self.hp)
+    out, elapsed = self._timed(chunk, data)
+    if not chunk.warm:
+      chunk.warm = True
+      if elapsed < REPEAT_FIRST_CALL_S:  # its one-time cost off the clock:
+        self.warmup_s += elapsed  # run it again from the same inputs
+        out, elapsed = self._timed(chunk, data)
+    self.params, self.opt_state, recs = out
+    return jax.device_get(recs), elapsed
+
+  def _timed(self, chunk: step_lib.CompiledChunk, data: Any
+             ) -> tuple[tuple[Any, Any, Any], float]:
+    """One clocked call from the current (params, state), which it leaves
+    untouched (nothing is donated)."""
     tick = time.perf_counter()
-    self.params, self.opt_state, recs = chunk(self.params, self.opt_state,
-                                              data, self.hp)
-    jax.block_until_ready((self.params, self.opt_state, recs))
-    return jax.device_get(recs), time.perf_counter() - tick
+    out = chunk(self.params, self.opt_state, data, self.hp)
+    jax.block_until_ready(out)
+    return out, time.perf_counter() - tick
 
 
 def _metrics(fn: Callable[..., Mapping[str, Any]], params: Any,

@@ -139,7 +139,8 @@ class CompiledChunk:
   ``[length]``.  ``compile_s`` is the wall time compilation took;
   ``memory`` XLA's memory analysis of the compiled program (the larger of
   the plain and refresh steps in ``loop`` mode), or None.  ``warm`` says
-  whether :meth:`warm_up` ran it once.  The example
+  whether it has run once (a program's first execution pays a one-time
+  cost, :data:`edgeperf.harness.runner.REPEAT_FIRST_CALL_S`).  The example
   arguments may be ``jax.ShapeDtypeStruct``s (with their shardings):
   compiling allocates nothing.
 
@@ -178,7 +179,7 @@ class CompiledChunk:
     self.compile_s = time.perf_counter() - start
     self.memory = memory_lib.largest(
         [memory_lib.of_compiled(p) for p in programs])
-    self.warm = False  # executed once (see warm_up)
+    self.warm = False  # executed at least once (the runner sets it)
 
   def _refresh_flags(self) -> set[bool]:
     return {False} | {True for count, _ in self.structure if count}
@@ -189,25 +190,6 @@ class CompiledChunk:
       group = [bool(count)] + [False] * (size - 1)
       flags += group * max(count, 1)
     return flags
-
-  def warm_up(self, params, opt_state, data, hp=None) -> float:
-    """Executes each program once on these arguments and discards the
-    result (nothing is donated: the arguments stay valid); returns the
-    seconds it took.  The first execution of a program just compiled or
-    loaded from the compilation cache pays a one-time cost (about 30 ms
-    on ``linreg_digits``, where a 50-step chunk then takes 8 ms), which
-    would otherwise land on the clock of whichever chunk ran first."""
-    start = time.perf_counter()
-    hp = hp or {}
-    if self.mode == "loop":
-      batch = data if self.full_batch else jax.tree.map(lambda x: x[0], data)
-      outs = [program(params, opt_state, batch, hp)
-              for program in self._steps.values()]
-    else:
-      outs = self._chunk(params, opt_state, data, hp)
-    jax.block_until_ready(outs)
-    self.warm = True
-    return time.perf_counter() - start
 
   def __call__(self, params, opt_state, data, hp=None):
     hp = hp or {}
