@@ -10,7 +10,9 @@ process running it dies, the executor reports an ``error`` outcome with
 :class:`LocalExecutor` runs persistent worker processes on this machine.
 Each owns its cores (CPU affinity set before JAX starts, so XLA's thread
 pool has those cores only), loads each workload once and reuses compiled
-programs between trials.  A worker that crashes, is killed or outlives a
+programs between trials; :class:`TaskQueue` hands each worker the trials
+its compiled programs serve (program affinity), so a search compiles once
+per worker, not once per trial.  A worker that crashes, is killed or outlives a
 trial's time limit has its trial reported as an error and is replaced.
 """
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import select
 import signal
 import subprocess
@@ -76,6 +77,55 @@ def core_groups(workers: int, cores_per_worker: int | None,
         f"{workers} worker(s) × {per} core(s) need {workers * per} cores; "
         f"this process may use {len(available)} ({list(available)})")
   return [list(available[i * per:(i + 1) * per]) for i in range(workers)]
+
+
+def program_key(task: Task) -> tuple:
+  """What a worker's compiled programs for ``task`` depend on, as far as an
+  executor can tell: the workload preset and the submission (most
+  hyperparameters enter the programs as values, see
+  :mod:`edgeperf.harness.programs`)."""
+  return tuple(task.get(k) for k in ("workload", "size", "batch_size",
+                                     "data_dir", "submission"))
+
+
+class TaskQueue:
+  """Pending tasks, handed out with program affinity.  Thread-safe.
+
+  Worker ``w`` is given, by preference: a task with the program key of its
+  last task (its compiled programs serve it, nothing is compiled); else one
+  whose key no other worker holds (two workers do not both compile one
+  program); else the first pending task.  A sweep's plan lists a
+  submission's trials together, so each worker works through whole
+  searches.
+  """
+
+  def __init__(self, tasks: Sequence[Task]):
+    self._pending = list(tasks)
+    self._held: dict[int, tuple] = {}  # worker -> key of its last task
+    self._lock = threading.Lock()
+
+  def __len__(self) -> int:
+    with self._lock:
+      return len(self._pending)
+
+  def take(self, worker: int) -> Task | None:
+    """The next task for ``worker`` (None when none is left)."""
+    with self._lock:
+      if not self._pending:
+        return None
+      keys = [program_key(t) for t in self._pending]
+      mine = self._held.get(worker)
+      others = {k for w, k in self._held.items() if w != worker}
+      pick = next((i for i, k in enumerate(keys) if k == mine), None)
+      if pick is None:
+        pick = next((i for i, k in enumerate(keys) if k not in others), 0)
+      self._held[worker] = keys[pick]
+      return self._pending.pop(pick)
+
+  def forget(self, worker: int) -> None:
+    """``worker`` was replaced: its compiled programs are gone."""
+    with self._lock:
+      self._held.pop(worker, None)
 
 
 def crash_reason(returncode: int | None, timed_out: float | None) -> str:
@@ -168,9 +218,7 @@ class LocalExecutor:
 
   def run(self, tasks: Sequence[Task], done: Done,
           stop: threading.Event) -> None:
-    pending: queue.Queue = queue.Queue()
-    for task in tasks:
-      pending.put(task)
+    pending = TaskQueue(tasks)
     threads = [threading.Thread(target=self._serve, daemon=True,
                                 args=(i, cores, pending, done, stop))
                for i, cores in enumerate(self.groups)]
@@ -180,15 +228,14 @@ class LocalExecutor:
       while t.is_alive():
         t.join(0.2)
 
-  def _serve(self, index: int, cores: list[int], pending: queue.Queue,
+  def _serve(self, index: int, cores: list[int], pending: TaskQueue,
              done: Done, stop: threading.Event) -> None:
     log = os.path.join(self.log_dir, f"worker_{index}.log")
     worker = None
     try:
       while not stop.is_set():
-        try:
-          task = pending.get_nowait()
-        except queue.Empty:
+        task = pending.take(index)
+        if task is None:
           return
         if worker is None:
           worker = _WorkerProcess(cores, self.env, log)
@@ -199,6 +246,7 @@ class LocalExecutor:
           rc = worker.kill()
           why = crash_reason(rc, (answer or {}).get("timed_out"))
           worker = None  # replaced at the next task
+          pending.forget(index)
           done(task, {"id": task["id"], "status": "error", "crashed": True,
                       "exit_code": rc, "message": f"{why}; last output:\n"
                       f"{tail(task.get('log')) or tail(log)}"})

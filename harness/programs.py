@@ -47,9 +47,13 @@ class ProgramCache:
     key = (workload, spec.program_key())
     if key not in self._resolved:
       names = set(spec.dynamic)
-      ok = {n for n in names if self._traces(
-          workload, spec.with_static(names - {n}), params, opt_state, batch)}
-      if len(ok) > 1 and not self._traces(
+      # Usually every one traces: one trace says so.  Else each alone.
+      ok = names if self._traces(workload, spec, params, opt_state,
+                                 batch) else {
+          n for n in names if self._traces(
+              workload, spec.with_static(names - {n}), params, opt_state,
+              batch)}
+      if 1 < len(ok) < len(names) and not self._traces(
           workload, spec.with_static(names - ok), params, opt_state, batch):
         ok = set()
       self._resolved[key] = names - ok

@@ -133,13 +133,14 @@ class RayExecutor:
     started = self._connect()
     slots = [_Slot(self._actor(i)) for i in range(min(self.workers,
                                                       len(tasks)))]
-    pending = list(tasks)[::-1]
+    pending = executor_lib.TaskQueue(tasks)
     try:
-      while (pending or any(s.task for s in slots)) and not stop.is_set():
-        for slot in slots:
-          if slot.task is None and pending:
-            self._start(slot, pending.pop())
-        self._collect(slots, done)
+      while (len(pending) or any(s.task for s in slots)) and not stop.is_set():
+        for i, slot in enumerate(slots):
+          task = pending.take(i) if slot.task is None else None
+          if task is not None:
+            self._start(slot, task)
+        self._collect(slots, done, pending)
     finally:
       for slot in slots:
         self._kill(slot)
@@ -151,7 +152,8 @@ class RayExecutor:
     slot.deadline = (None if self.timeout_s is None else
                      time.monotonic() + self.timeout_s)
 
-  def _collect(self, slots: list[_Slot], done: executor_lib.Done) -> None:
+  def _collect(self, slots: list[_Slot], done: executor_lib.Done,
+               pending: executor_lib.TaskQueue) -> None:
     """Waits up to 0.2 s for answers; reports finished and timed-out
     trials."""
     busy = [s for s in slots if s.task is not None]
@@ -173,6 +175,7 @@ class RayExecutor:
       if answer.get("crashed"):
         self._kill(slot)
         slots[i] = _Slot(self._actor(i))  # replaced
+        pending.forget(i)
       else:
         slot.task = slot.ref = slot.deadline = None
       done(task, answer)

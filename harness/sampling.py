@@ -7,9 +7,11 @@ coordinate per *searched* hyperparameter (fixed ones pass through).  The
 quasi-random sequence is a scrambled Halton or Sobol sequence from
 ``scipy.stats.qmc`` whose scrambling is seeded from ``(seed, study)``, so the
 same seed always gives the same points in the same order (AlgoPerf's sampler
-does not promise that).  A finite space with at most ``N`` points is searched
-exhaustively instead (its grid, in the fixed order of
-:meth:`SearchSpace.grid`).
+does not promise that).  A finite space with at most ``N`` points (or at
+most ``grid_limit``, when a protocol sets one) is searched exhaustively
+instead (its grid, in the fixed order of :meth:`SearchSpace.grid`): the
+tuning protocol runs a paper's grid whole where it is no larger than
+AlgoPerf's 5 × 3 trials (:mod:`edgeperf.scoring.tuning`).
 
 Self-tuning ruleset (``"ruleset": "self"``): no hyperparameters, one trial per
 study, with the fixed values.
@@ -91,14 +93,14 @@ def unit_points(dim: int, num: int, *, seed: int, study: int = 0,
 
 
 def study_points(space: search_space_lib.SearchSpace, num_trials: int, *,
-                 seed: int, study: int = 0,
-                 method: str = "halton") -> list[dict[str, Any]]:
+                 seed: int, study: int = 0, method: str = "halton",
+                 grid_limit: int | None = None) -> list[dict[str, Any]]:
   """The hyperparameter points of one study, in trial order.
 
   * ruleset ``self``: ``[space.defaults()]`` (one run per study).
-  * a finite space with ``size() <= num_trials``, or ``method == "grid"``:
-    every grid point (``method == "grid"`` on a space with a continuous
-    range is an error).
+  * a finite space with ``size() <= max(num_trials, grid_limit)``, or
+    ``method == "grid"``: every grid point (``method == "grid"`` on a space
+    with a continuous range is an error).
   * otherwise ``num_trials`` quasi-random points: searched hyperparameter
     ``h`` (in file order, coordinate ``j``) gets ``h.from_unit(u_j)``, fixed
     ones their value.
@@ -113,7 +115,11 @@ def study_points(space: search_space_lib.SearchSpace, num_trials: int, *,
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
   if space.ruleset == "self":
     return [dict(space.defaults())]
-  if method == "grid" or (space.is_finite and space.size() <= num_trials):
+  if grid_limit is not None and (not isinstance(grid_limit, int) or
+                                 grid_limit < 1):
+    raise ValueError(f"grid_limit must be a positive int, got {grid_limit!r}")
+  whole = max(num_trials, grid_limit or 0)
+  if method == "grid" or (space.is_finite and space.size() <= whole):
     if not space.is_finite:
       raise ValueError(
           f"{space.source}: method 'grid' needs a finite space; continuous: "
@@ -136,8 +142,8 @@ def study_points(space: search_space_lib.SearchSpace, num_trials: int, *,
 
 
 def plan(space: search_space_lib.SearchSpace, *, num_trials: int,
-         num_studies: int, seed: int,
-         method: str = "halton") -> list[TrialPoint]:
+         num_studies: int, seed: int, method: str = "halton",
+         grid_limit: int | None = None) -> list[TrialPoint]:
   """Every trial of every study: ``num_studies`` studies of
   :func:`study_points`, each trial with its :func:`trial_seed`."""
   if not isinstance(num_studies, int) or num_studies < 1:
@@ -146,7 +152,7 @@ def plan(space: search_space_lib.SearchSpace, *, num_trials: int,
   trials = []
   for study in range(num_studies):
     points = study_points(space, num_trials, seed=seed, study=study,
-                          method=method)
+                          method=method, grid_limit=grid_limit)
     for t, point in enumerate(points):
       trials.append(TrialPoint(study=study, trial=t, hparams=point,
                                seed=trial_seed(seed, study, t)))

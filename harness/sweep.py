@@ -76,6 +76,9 @@ class SweepRequest:
   eval_every: int | None = None
   # (workload, max_steps) pairs overriding max_steps for those workloads.
   workload_max_steps: tuple[tuple[str, int], ...] = ()
+  # A finite space with at most this many points runs its whole grid in
+  # each study (None: at most num_trials; sampling.study_points).
+  grid_limit: int | None = None
 
   def to_json(self) -> dict[str, Any]:
     out = dataclasses.asdict(self)
@@ -112,6 +115,8 @@ class SweepRequest:
     check(_checks.integer, "num_studies", self.num_studies, low=1)
     check(_checks.integer, "seed", self.seed)
     check(_checks.one_of, "sampler", self.sampler, sampling.METHODS)
+    if self.grid_limit is not None:
+      check(_checks.integer, "grid_limit", self.grid_limit, low=1)
     if self.size is not None:
       for w in self.workloads:
         if w in registry.names():
@@ -159,7 +164,8 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
       space = spaces[sub]
       points = sampling.plan(space, num_trials=request.num_trials,
                              num_studies=request.num_studies,
-                             seed=request.seed, method=request.sampler)
+                             seed=request.seed, method=request.sampler,
+                             grid_limit=request.grid_limit)
       trials += [trial_entry(
           workload=workload, submission=sub, name=name,
           ruleset=space.ruleset, study=p.study, trial=p.trial, seed=p.seed,
@@ -256,8 +262,9 @@ def _load_or_write_plan(sweep_dir: str, plan: dict[str, Any]) -> None:
     old = _jsonio.read_json(path)
     # Compare through JSON so tuples/lists and floats match what is stored.
     new = json.loads(json.dumps(_jsonio.to_jsonable(plan)))
-    if old.get("request") != new["request"]:
-      before, after = old.get("request") or {}, new["request"]
+    # A setting added since the sweep began reads as unset (None) there.
+    before, after = old.get("request") or {}, new["request"]
+    if any(before.get(k) != after.get(k) for k in set(before) | set(after)):
       differ = "; ".join(
           f"{k}: {before.get(k)!r} there, {after.get(k)!r} now"
           for k in sorted(set(before) | set(after))

@@ -170,6 +170,8 @@ def spread_markdown(table: pd.DataFrame) -> str:
 def _describe(prov: Mapping[str, Any], *, subs, workloads, budget_factor,
               top, repeats, jobs, wall_s) -> str:
   protocol = prov.get("protocol", {})
+  grids = (f", grids of ≤ {protocol['grid_limit']} points whole"
+           if protocol.get("grid_limit") else "")
   return (
       f"Bench: {len(subs)} submissions × {len(workloads)} workloads, each at "
       f"its tuned point, full batch, up to {budget_factor:g}× the workload's "
@@ -180,7 +182,7 @@ def _describe(prov: Mapping[str, Any], *, subs, workloads, budget_factor,
       f"`scoring/tuned_points.json` from commit {prov.get('git_commit')}, "
       f"hardware {prov.get('hardware_id')}, {prov.get('date')}, protocol "
       f"{protocol.get('num_studies')} studies × {protocol.get('num_trials')} "
-      f"trials ({protocol.get('budgets', '')}). Sweep wall time this call: "
+      f"trials{grids} ({protocol.get('budgets', '')}). Sweep wall time this call: "
       f"{wall_s:.0f} s.")
 
 

@@ -6,7 +6,10 @@ submission and embedded workload, ``num_studies`` studies of ``num_trials``
 quasi-random points of the submission's search space (or its whole grid
 where that is smaller: :func:`edgeperf.harness.sampling.study_points`),
 each trial at the workload's full step budget against the stored target.
-Self-tuning submissions run at their defaults (one trial per study).
+Self-tuning submissions run at their defaults (one trial per study).  A
+search space whose grid has at most ``grid_limit`` points (default
+``num_trials × num_studies``: AlgoPerf's trial budget) runs its whole grid
+in each study instead — the paper's grids, where they are smaller.
 
 A submission's tuned point on a workload is the hyperparameters of its
 trial that reached the target in the fewest steps (ties: the shorter time);
@@ -115,6 +118,7 @@ def run_tuning(sweep_dir: str, *, workloads: Sequence[str],
                submissions: Sequence[str], num_trials: int = 5,
                num_studies: int = 3, seed: int = 0, jobs: int = 1,
                workload_max_steps: Mapping[str, int] | None = None,
+               grid_limit: int | None = None,
                timeout_s: float | None = None, executor=None,
                ray_address: str | None = None,
                path: str = TUNED_FILE,
@@ -122,12 +126,16 @@ def run_tuning(sweep_dir: str, *, workloads: Sequence[str],
   """Runs (or resumes) the tuning sweep, selects and writes the points.
 
   ``workload_max_steps`` overrides the full step budget of some workloads
-  (recorded in the provenance's protocol).
+  (recorded in the provenance's protocol); ``grid_limit`` (default
+  ``num_trials × num_studies``) is the largest grid run whole.
   """
+  if grid_limit is None:
+    grid_limit = num_trials * num_studies
   request = sweep.SweepRequest(
       workloads=tuple(workloads), submissions=tuple(submissions),
       num_trials=num_trials, num_studies=num_studies, seed=seed,
-      workload_max_steps=tuple(sorted((workload_max_steps or {}).items())))
+      workload_max_steps=tuple(sorted((workload_max_steps or {}).items())),
+      grid_limit=grid_limit)
   outcomes = sweep.run_sweep(sweep_dir, request, jobs=jobs,
                              timeout_s=timeout_s, executor=executor,
                              ray_address=ray_address,
@@ -137,7 +145,7 @@ def run_tuning(sweep_dir: str, *, workloads: Sequence[str],
   prov = provenance({
       "ruleset": "external (AlgoPerf); self-tuning at defaults",
       "num_trials": num_trials, "num_studies": num_studies, "seed": seed,
-      "sampler": request.sampler,
+      "sampler": request.sampler, "grid_limit": grid_limit,
       "budgets": ("step budgets " + ", ".join(
           f"{w} {n}" for w, n in sorted(workload_max_steps.items()))
                   + " (others: full)" if workload_max_steps else

@@ -93,6 +93,16 @@ def test_small_finite_space_uses_the_grid():
   assert all(p["base_optimizer"] == "momentum" for p in few)
 
 
+def test_grid_limit_runs_a_larger_grid_whole():
+  # The tuning protocol: a grid no larger than its trial budget runs whole.
+  plan = sampling.plan(GRID, num_trials=5, num_studies=1, seed=0,
+                       grid_limit=15)
+  assert [p.hparams for p in plan] == list(GRID.grid())
+  assert len(sampling.study_points(GRID, 5, seed=0, grid_limit=8)) == 5
+  with pytest.raises(ValueError, match="grid_limit"):
+    sampling.study_points(GRID, 5, seed=0, grid_limit=0)
+
+
 def test_all_fixed_external_space_is_one_point():
   space = search_space.parse({"hyperparameters": {"lr": {"value": 0.1}}})
   assert sampling.study_points(space, 5, seed=0) == [{"lr": 0.1}]

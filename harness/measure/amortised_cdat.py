@@ -87,6 +87,60 @@ def table(rows: list[dict[str, Any]]) -> str:
   return "\n".join(out)
 
 
+GOAL_RATIO = 1.25
+"""Issue 10's robustness goal: an amortised variant reaches the target
+wherever k = 1 does, in at most this many times k = 1's steps, and never
+fails where k = 1 does not."""
+
+
+def against_reference(rows: list[dict[str, Any]], reference: str = "k=1"
+                      ) -> list[dict[str, Any]]:
+  """Per workload and variant (other than ``reference``): each seed's steps
+  to target ÷ the reference's on the same seed, and whether the goal holds
+  (:data:`GOAL_RATIO`) on every seed where the reference reached and did not
+  fail."""
+  ref = {(r["workload"], r["seed"]): r for r in rows
+         if r["variant"] == reference}
+  out = []
+  keys = dict.fromkeys((r["workload"], r["variant"]) for r in rows
+                       if r["variant"] != reference)
+  for workload, variant in keys:
+    ratios, ok = [], True
+    for r in rows:
+      if (r["workload"], r["variant"]) != (workload, variant):
+        continue
+      base = ref.get((workload, r["seed"]))
+      if base is None:
+        continue
+      failed = r.get("failed", r["diverged"])
+      if failed and not base.get("failed", base["diverged"]):
+        ok = False
+      if base["reach"] is None:
+        ratios.append(None)
+        continue
+      ratio = math.inf if r["reach"] is None else r["reach"] / base["reach"]
+      ratios.append(ratio)
+      ok = ok and ratio <= GOAL_RATIO
+    out.append(dict(workload=workload, variant=variant, ratios=ratios,
+                    meets_goal=ok))
+  return out
+
+
+def goal_lines(rows: list[dict[str, Any]]) -> str:
+  """One line per workload and variant: the per-seed ratios to k = 1's
+  steps ("—": k = 1 did not reach; "∞": the variant did not) and the
+  verdict against the goal."""
+  lines = []
+  for g in against_reference(rows):
+    shown = ", ".join("—" if x is None else "∞" if math.isinf(x)
+                      else f"{x:.2f}" for x in g["ratios"])
+    verdict = "meets" if g["meets_goal"] else "misses"
+    lines.append(f"- {g['workload']} {g['variant']}: steps ÷ k=1's "
+                 f"{shown}: {verdict} the goal (≤ {GOAL_RATIO:g}×, no "
+                 "failure k = 1 does not have)")
+  return "\n".join(lines)
+
+
 def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_list("workloads", list(registry.EMBEDDED), "Workloads.",
                     flag_values=fv)
@@ -117,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if fv.json:
           _jsonio.atomic_write_json(fv.json, rows)
   print(table(rows))
+  if "k=1" in fv.variants:
+    print(goal_lines(rows))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,10 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_integer("num_trials", 5, "Trials per study.", flag_values=fv)
   flags.DEFINE_integer("num_studies", 3, "Studies.", flag_values=fv)
   flags.DEFINE_integer("seed", 0, "Sweep seed.", flag_values=fv)
+  flags.DEFINE_integer("grid_limit", 0, "A search space with at most this "
+                       "many grid points runs its whole grid in each study "
+                       "(0: num_trials × num_studies, AlgoPerf's budget).",
+                       flag_values=fv)
   flags.DEFINE_list("workload_max_steps", [], "workload=steps budgets "
                     "(default: each workload's full step budget).",
                     flag_values=fv)
@@ -56,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         submissions=fv.submissions or loader.available(),
         num_trials=fv.num_trials, num_studies=fv.num_studies, seed=fv.seed,
         jobs=fv.jobs, workload_max_steps=max_steps,
+        grid_limit=fv.grid_limit or None,
         timeout_s=fv.trial_timeout_s or None, path=fv.output,
         executor=fv.executor, ray_address=fv.ray_address,
         progress=fv.progress)
