@@ -15,6 +15,9 @@ from edgeperf.harness import rundir
 from edgeperf.harness import sweep
 
 MAX_STEPS = 20
+KILLED_STEPS = 3000
+"""Steps of each trial of the killed sweep: a worker that already holds the
+program runs a 20-step trial in ~0.1 s, too fast to be caught half-done."""
 WORKLOAD = "linreg_digits"
 
 
@@ -111,7 +114,7 @@ def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
   args = [sys.executable, "-m", "edgeperf.harness.cli.sweep",
           f"--sweep_dir={sweep_dir}", f"--workloads={WORKLOAD}",
           "--submissions=constant", "--num_trials=3", "--num_studies=1",
-          f"--max_steps={MAX_STEPS}", "--eval_every=10", "--noprogress"]
+          f"--max_steps={KILLED_STEPS}", "--eval_every=10", "--noprogress"]
   proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
   plan_path = os.path.join(sweep_dir, "sweep.json")

@@ -98,7 +98,7 @@ def _cnn_digits(size: str, data_dir: str | None) -> dict[str, Any]:
 
 
 def _charlm(text: str, size: str, description: str) -> dict[str, Any]:
-  num_blocks, d_model, layers = _pick(size, {"small": (64, 64, 2),
+  num_blocks, d_model, layers = _pick(size, {"small": (32, 64, 2),
                                              "medium": (512, 128, 4),
                                              "large": (2048, 128, 6)})
   block_len, num_eval = 64, 128
