@@ -307,6 +307,7 @@ class _Trainer:
     self.refreshes = step_lib.refresh_schedule(self.tx)
     self.compile_s = 0.0
     self.warmup_s = 0.0  # repeated first executions, off the clock
+    self.step_s = 0.0  # seconds a step took in the last chunk
     self.params = self.opt_state = None
     self._train = None
     self._prefetch: pipeline.ChunkPrefetcher | None = None
@@ -415,28 +416,36 @@ class _Trainer:
       self.compile_s += chunk.compile_s
     return chunk
 
-  def run_chunk(self, start: int, end: int) -> tuple[dict[str, Any], float]:
+  def run_chunk(self, start: int, end: int, remaining_s: float = math.inf
+                ) -> tuple[dict[str, Any], float]:
     """Runs steps [start, end); returns their records (host numpy) and the
-    clocked seconds."""
+    clocked seconds.  In ``loop`` mode a chunk that the last step time says
+    would outlast ``remaining_s`` (the time budget left) stops at the first
+    step past it, so fewer records may come back."""
     length = end - start
     data = (self._train if self.full_batch else
             self._prefetch.take(start, length))
     chunk = self._compiled(start, length, self.params, self.opt_state, data)
-    out, elapsed = self._timed(chunk, data)
+    deadline = (remaining_s if self.mode == "loop" and
+                self.step_s * length > remaining_s else None)
+    out, elapsed = self._timed(chunk, data, deadline)
     if not chunk.warm:
       chunk.warm = True
       if elapsed < REPEAT_FIRST_CALL_S:  # its one-time cost off the clock:
         self.warmup_s += elapsed  # run it again from the same inputs
-        out, elapsed = self._timed(chunk, data)
+        out, elapsed = self._timed(chunk, data, deadline)
     self.params, self.opt_state, recs = out
-    return jax.device_get(recs), elapsed
+    recs = jax.device_get(recs)
+    self.step_s = elapsed / max(len(recs["objective"]), 1)
+    return recs, elapsed
 
-  def _timed(self, chunk: step_lib.CompiledChunk, data: Any
+  def _timed(self, chunk: step_lib.CompiledChunk, data: Any,
+             deadline_s: float | None = None
              ) -> tuple[tuple[Any, Any, Any], float]:
     """One clocked call from the current (params, state), which it leaves
     untouched (nothing is donated)."""
     tick = time.perf_counter()
-    out = chunk(self.params, self.opt_state, data, self.hp)
+    out = chunk(self.params, self.opt_state, data, self.hp, deadline_s)
     jax.block_until_ready(out)
     return out, time.perf_counter() - tick
 
@@ -806,8 +815,10 @@ class _Run:
                    dynamic_ncols=True) as bar:
       for start, end in plan.chunks():
         self.stop.check()  # between chunks: tables and status agree
-        recs, elapsed = self.trainer.run_chunk(start, end)
+        recs, elapsed = self.trainer.run_chunk(
+            start, end, self.workload.time_budget_s - self.clock)
         finite = self._record_chunk(start, recs, elapsed)
+        end = start + len(recs["objective"])  # cut short by the time budget
         status.compile_time_s = self.trainer.compile_s
         status.warmup_time_s = self.trainer.warmup_s
         bar.update(status.steps_run - start)

@@ -191,16 +191,24 @@ class CompiledChunk:
       flags += group * max(count, 1)
     return flags
 
-  def __call__(self, params, opt_state, data, hp=None):
+  def __call__(self, params, opt_state, data, hp=None, deadline_s=None):
+    """Runs the chunk.  ``deadline_s`` (``loop`` mode only): stop after the
+    first step that ends this many seconds after the call (each step then
+    waits for its result), so a time budget ends within a step rather than
+    a chunk; fewer than ``length`` records come back."""
     hp = hp or {}
     if self.mode != "loop":
       return self._chunk(params, opt_state, data, hp)
-    records = []
+    records, start = [], time.perf_counter()
     for i, refresh in enumerate(self._refreshing()):
       batch = data if self.full_batch else jax.tree.map(lambda x: x[i], data)
       params, opt_state, record = self._steps[refresh](params, opt_state,
                                                         batch, hp)
       records.append(record)
+      if deadline_s is not None:
+        jax.block_until_ready(record)
+        if time.perf_counter() - start >= deadline_s:
+          break
     stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *records)
     return params, opt_state, stacked
 

@@ -181,10 +181,18 @@ def trial_entry(*, workload: str, submission: str, name: str, ruleset: str,
                 study: int, trial: int, seed: int, hparams: Mapping[str, Any],
                 size: str | None = None, batch_size: int | None = None,
                 max_steps: int | None = None,
-                eval_every: int | None = None) -> dict[str, Any]:
-  """One trial of a plan, with where its run folder and log go."""
+                eval_every: int | None = None,
+                inject: bool = True) -> dict[str, Any]:
+  """One trial of a plan, with where its run folder and log go.
+
+  ``inject=False`` (recorded only then) bakes every hyperparameter into the
+  trial's programs: for a trial that shares its program with no other (the
+  bench), injecting them as values saves no compilation and costs the
+  tracing that decides which can be injected.
+  """
   slug = loader.slug(workload)
-  return {
+  extra = {} if inject else {"inject": False}
+  return {**extra,
       "id": f"{workload}/{name}/study_{study}/trial_{trial}",
       "workload": workload, "submission": submission, "name": name,
       "ruleset": ruleset, "study": study, "trial": trial, "seed": seed,
@@ -221,7 +229,8 @@ def trial_task(sweep_dir: str, trial: Mapping[str, Any]) -> dict[str, Any]:
   """What a worker needs to run one trial of the plan (absolute paths)."""
   task = {k: trial[k] for k in (
       "id", "workload", "size", "batch_size", "submission", "hparams",
-      "seed", "max_steps", "eval_every")}
+      "seed", "max_steps", "eval_every") + (
+          ("inject",) if "inject" in trial else ())}
   task["run_dir"] = os.path.abspath(os.path.join(sweep_dir, trial["run_dir"]))
   task["log"] = os.path.abspath(os.path.join(sweep_dir, trial["log"]))
   return task

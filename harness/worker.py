@@ -98,8 +98,9 @@ class Worker:
 
     ``task``: ``id``, ``workload``, ``size``, ``batch_size``, ``data_dir``,
     ``submission`` (name or path), ``hparams``, ``seed``, ``run_dir``,
-    ``max_steps``, ``eval_every`` and ``log`` (where the trial's output
-    goes).  The outcome: the final ``status``, ``message``, and ``wall_s``
+    ``max_steps``, ``eval_every``, ``log`` (where the trial's output
+    goes) and, optionally, ``inject`` (False: bake every hyperparameter in,
+    :func:`edgeperf.harness.sweep.trial_entry`).  The outcome: the final ``status``, ``message``, and ``wall_s``
     (the whole trial in this worker), ``submission_s`` and ``eval_s`` (its
     clocked and evaluation time), from which the fixed cost per trial is
     ``wall_s − submission_s − eval_s``.
@@ -111,8 +112,12 @@ class Worker:
       try:
         workload = self.workload(task)
         submission = self.submission(task["submission"])
-        spec = submission.spec(task["hparams"], num_steps=task.get(
-            "max_steps") or workload.step_budget)
+        spec = submission.spec(
+            task["hparams"],
+            num_steps=task.get("max_steps") or workload.step_budget,
+            unroll_loops=workload.unroll_inner_loops)
+        if not task.get("inject", True):  # every value baked in
+          spec = spec.with_static(spec.dynamic)
       except Exception as e:  # pylint: disable=broad-except  # user code
         message = f"{type(e).__name__}: {e}"
         print(f"trial setup failed: {message}", file=sys.stderr)

@@ -88,7 +88,7 @@ def tuned_plan(points: Mapping[str, Mapping[str, Any]], *,
             workload=workload, submission=sub, name=where.name,
             ruleset="tuned", study=study, trial=0,
             seed=int(point.get("seed", 0)),
-            hparams=point["hparams"], max_steps=max_steps))
+            hparams=point["hparams"], max_steps=max_steps, inject=False))
   if missing:
     raise tuning.TunedPointsError(
         f"no tuned point for {', '.join(missing)}; run `make tune` (or "

@@ -27,6 +27,12 @@ from edgeperf.submissions import search_space as search_space_lib
 ENTRY_POINT = "make_tuner"
 EVAL_HOOK = "prepare_for_eval"
 HORIZON = "num_steps"
+UNROLL = "unroll_loops"
+"""What the harness passes a ``make_tuner`` that takes it, from the run:
+``num_steps`` (the step budget: schedules need their horizon) and
+``unroll_loops`` (the workload's gradients run slowly inside a compiled
+loop, :attr:`edgeperf.workloads.base.Workload.unroll_inner_loops`: unroll a
+fixed inner loop such as Lanczos)."""
 """A ``make_tuner`` argument of this name receives the run's step budget."""
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -104,7 +110,8 @@ class Submission:
   prepare_for_eval: api.PrepareForEval = api.keep_params
 
   def resolve(self, hparams: Mapping[str, Any] | None = None, *,
-              num_steps: int | None = None) -> dict[str, Any]:
+              num_steps: int | None = None,
+              unroll_loops: bool | None = None) -> dict[str, Any]:
     """The hyperparameters ``make_tuner`` will be called with, checked.
 
     Every value is checked against its ``search_space.json`` entry (a finite
@@ -118,6 +125,8 @@ class Submission:
       num_steps: the run's step budget.  Passed as ``num_steps`` to a
         ``make_tuner`` that takes it (schedules need their horizon), unless
         ``hparams`` sets it explicitly.
+      unroll_loops: the workload's ``unroll_inner_loops``, passed likewise
+        as ``unroll_loops``.
 
     Raises:
       SubmissionError: unknown, missing or wrong-typed hyperparameters (the
@@ -130,6 +139,8 @@ class Submission:
     params = inspect.signature(self.make_tuner).parameters
     if num_steps is not None and HORIZON in params and HORIZON not in given:
       merged[HORIZON] = int(num_steps)
+    if unroll_loops is not None and UNROLL in params and UNROLL not in given:
+      merged[UNROLL] = bool(unroll_loops)
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     accepted = [n for n, p in params.items()
                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -209,7 +220,7 @@ class Submission:
 
   def build(
       self, hparams: Mapping[str, Any] | None = None, *,
-      num_steps: int | None = None
+      num_steps: int | None = None, unroll_loops: bool | None = None
   ) -> optax.GradientTransformationExtraArgs:
     """Builds the tuner (arguments as in :meth:`resolve`).
 
@@ -217,14 +228,17 @@ class Submission:
       SubmissionError: unknown or missing hyperparameters, or a return value
         that is not an optax transformation.
     """
-    return self.spec(hparams, num_steps=num_steps).build()
+    return self.spec(hparams, num_steps=num_steps,
+                     unroll_loops=unroll_loops).build()
 
   def spec(self, hparams: Mapping[str, Any] | None = None, *,
-           num_steps: int | None = None) -> "TunerSpec":
+           num_steps: int | None = None,
+           unroll_loops: bool | None = None) -> "TunerSpec":
     """The tuner as a :class:`TunerSpec`: its float hyperparameters are the
     candidates to enter a compiled program as values (the harness keeps
     those the tuner's code can trace)."""
-    resolved = self.resolve(hparams, num_steps=num_steps)
+    resolved = self.resolve(hparams, num_steps=num_steps,
+                            unroll_loops=unroll_loops)
     dynamic = {k: v for k, v in resolved.items()
                if isinstance(v, float) and not isinstance(v, bool)}
     static = {k: v for k, v in resolved.items() if k not in dynamic}

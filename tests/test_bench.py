@@ -73,6 +73,9 @@ def test_bench_at_tuned_points_with_repeats(tmp_path, capsys):
   trials = pd.read_csv(out / "trials.csv")
   assert len(trials) == 3  # two pairs once, the leader once more
   assert trials["reached"].any()
+  # No program is shared between the bench's pairs: every value is baked.
+  for meta in out.glob("bench_sweep/*/runs/**/meta.json"):
+    assert json.loads(meta.read_text())["injected_hparams"] == []
 
 
 @pytest.mark.slow
@@ -95,6 +98,7 @@ def test_every_repeat_runs_the_tuned_trial_again(tmp_path):
   plan = bench.tuned_plan(points, workloads=[WL], submissions=["constant"],
                           studies=[1, 2], budget_factor=1.5)
   assert [t["seed"] for t in plan["trials"]] == [1234, 1234]
+  assert all(t["inject"] is False for t in plan["trials"])
   assert [t["study"] for t in plan["trials"]] == [1, 2]
   assert all(t["hparams"] == {"learning_rate": 0.128}
              for t in plan["trials"])

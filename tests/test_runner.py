@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from edgeperf import workloads
+from edgeperf.harness import programs
 from edgeperf.harness import rundir
 from edgeperf.harness import runner
 from edgeperf.submissions import api
@@ -79,6 +80,23 @@ def test_budget_exhausted_and_completed(get_workload):
                       progress=False)
   assert result.status == "budget_exhausted" and result.steps_run == 10
   assert "time budget" in result.message
+
+
+def test_a_loop_mode_chunk_stops_at_the_time_budget(get_workload):
+  """Loop mode checks the time left after every step of a chunk that the
+  last step time says would outlast it; a scan chunk cannot be cut."""
+  for name, mode, expected in (("cnn_digits", "loop", 1),
+                               ("linreg_digits", "scan", 10)):
+    w = get_workload(name)
+    plan = runner.RunPlan.make(w, max_steps=10, eval_every=10,
+                               chunk_mode=mode, diag_every=0)
+    trainer = runner._Trainer(w, _gd(0.1), 0, plan,  # pylint: disable=protected-access
+                              programs.ProgramCache())
+    trainer.start()
+    trainer.step_s = 1.0  # as if the last chunk's steps took 1 s each
+    recs, _ = trainer.run_chunk(0, 10, remaining_s=1e-9)
+    assert len(recs["objective"]) == expected, mode
+    assert trainer.step_s > 0  # measured again
 
 
 def test_divergence_is_recorded_not_raised(get_workload, tmp_path):

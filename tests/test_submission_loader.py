@@ -6,6 +6,7 @@ import textwrap
 import optax
 import pytest
 
+from edgeperf import workloads
 from edgeperf.submissions import loader
 from edgeperf.submissions import search_space
 
@@ -74,6 +75,18 @@ def test_plain_gradient_transformation_is_wrapped(tmp_path):
   tx = loader.load(str(_write(tmp_path / "s", code=code))).build(
       {"learning_rate": 0.1})
   assert isinstance(tx, optax.GradientTransformationExtraArgs)
+
+
+def test_the_workload_unrolls_inner_loops_of_a_tuner_that_takes_it():
+  # The conv net runs its steps in a Python loop (compiled loops of its
+  # gradient are slow on a CPU): a tuner's Lanczos loop is unrolled there.
+  conv, mlp = workloads.get("cnn_digits"), workloads.get("mlp_mnist")
+  assert conv.unroll_inner_loops and not mlp.unroll_inner_loops
+  sharp = loader.load("exact_sharpness")
+  assert sharp.resolve({}, unroll_loops=True)["unroll_loops"] is True
+  assert sharp.resolve({}, unroll_loops=False)["unroll_loops"] is False
+  assert "unroll_loops" not in loader.load("constant").resolve(
+      {"learning_rate": 0.1}, unroll_loops=True)
 
 
 def test_unknown_and_missing_hyperparameters(tmp_path):

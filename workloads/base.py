@@ -130,6 +130,15 @@ class Workload:
     return len(self.train["inputs"])
 
   @property
+  def unroll_inner_loops(self) -> bool:
+    """Whether a tuner should unroll a fixed inner loop (Lanczos HVPs):
+    the workload runs its steps in a Python loop (``chunk_mode`` ``loop``)
+    because its gradients are slow inside a compiled loop here (conv nets
+    on a CPU), and so are a tuner's.  The harness passes it to a
+    ``make_tuner`` that takes ``unroll_loops``."""
+    return self.chunk_mode == "loop"
+
+  @property
   def key(self) -> str:
     """``name/size/regime``: the key of this preset's stored target."""
     return f"{self.name}/{self.size}/{self.regime.label}"

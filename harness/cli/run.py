@@ -105,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     workload = workloads.get(fv.workload, size=fv.size,
                              batch_size=fv.batch_size, data_dir=fv.data_dir)
     hparams = submission.resolve(
-        hparams, num_steps=fv.max_steps or workload.step_budget)
+        hparams, num_steps=fv.max_steps or workload.step_budget,
+        unroll_loops=workload.unroll_inner_loops)
     spec = submission.spec(hparams)
     spec.build()  # a factory that fails does so here, as a setup error
   except Exception as e:  # pylint: disable=broad-except  # user code runs here

@@ -74,12 +74,13 @@ VARIANTS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
 )
 
 
-def build(submission: str, hparams: dict[str, Any]):
+def build(submission: str, hparams: dict[str, Any],
+          unroll_loops: bool | None = None):
   sub = loader.load(submission)
   merged = {h.name: (h.values[0] if h.is_finite else h.from_unit(0.5))
             for h in sub.search_space.hyperparameters}
   merged.update(hparams)
-  return sub.build(merged)
+  return sub.build(merged, unroll_loops=unroll_loops)
 
 
 def _timed(chunk, params, state, batch) -> tuple[float, Any]:
@@ -106,7 +107,8 @@ def steady_start(tx: Any) -> int:
 def measure_workload(workload_name: str, variants: Sequence[tuple], *,
                      repeats: int, steps: int) -> dict[str, dict[str, float]]:
   """Median cost ratios (and mean extra evaluations) of ``variants``."""
-  builders = {label: (lambda s=submission, h=hparams: build(s, h))
+  unroll = registry.get(workload_name).unroll_inner_loops
+  builders = {label: (lambda s=submission, h=hparams: build(s, h, unroll))
               for label, submission, hparams, _ in variants}
   return measure_transforms(workload_name, builders, repeats=repeats,
                             steps=steps)

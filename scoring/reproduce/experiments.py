@@ -243,7 +243,8 @@ class Session:
   def _execute(self, spec: RunSpec, path: str) -> None:
     workload = self.workload(spec)
     submission = loader.load(spec.submission)
-    hparams = submission.resolve(dict(spec.hparams), num_steps=spec.steps)
+    hparams = submission.resolve(dict(spec.hparams), num_steps=spec.steps,
+                                 unroll_loops=workload.unroll_inner_loops)
     tuner = submission.spec(hparams)
     diagnostics_fn = None
     if spec.diag_every:

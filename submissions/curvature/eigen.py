@@ -38,7 +38,8 @@ def _operator_and_start(value_fn, params, key, diag_preconditioner):
 
 def top_eigenvalue(value_fn: directional.ValueFn, params: Any, *,
                    num_iters: int, key: jax.Array, method: str = "lanczos",
-                   diag_preconditioner: Any | None = None) -> jax.Array:
+                   diag_preconditioner: Any | None = None,
+                   unroll: bool = False) -> jax.Array:
   """λ_max(∇²f(w)) from exactly ``num_iters`` Hessian-vector products.
 
   Args:
@@ -50,6 +51,8 @@ def top_eigenvalue(value_fn: directional.ValueFn, params: Any, *,
     method: ``"lanczos"`` (top Ritz value) or ``"power"`` (the Rayleigh
       quotient after ``num_iters`` steps: the eigenvalue of largest modulus).
     diag_preconditioner: optional pytree of P's diagonal (entries > 0).
+    unroll: unroll the Lanczos loop (:func:`~edgeperf.submissions.
+      curvature.lanczos.lanczos_fixed`).
 
   Returns:
     The estimate, a scalar of the params' (flattened) dtype.
@@ -59,7 +62,8 @@ def top_eigenvalue(value_fn: directional.ValueFn, params: Any, *,
   matvec, dim, _, v0 = _operator_and_start(value_fn, params, key,
                                            diag_preconditioner)
   if method == "lanczos":
-    result = lanczos.lanczos_fixed(matvec, v0, min(num_iters, dim))
+    result = lanczos.lanczos_fixed(matvec, v0, min(num_iters, dim),
+                                   unroll=unroll)
     return lanczos.top_ritz(result).value
   _, history = power.power_fixed(matvec, v0, num_iters)
   return history[-1]

@@ -17,7 +17,7 @@ SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
 def make_tuner(*, sigma: float = 3.0, every_k: int = 10, num_iters: int = 20,
                method: str = "lanczos", seed: int = 0,
-               base_optimizer: str = "gd"
+               base_optimizer: str = "gd", unroll_loops: bool = False
                ) -> api.Tuner:
   """Builds the exact-sharpness tuner.
 
@@ -28,9 +28,11 @@ def make_tuner(*, sigma: float = 3.0, every_k: int = 10, num_iters: int = 20,
     method: ``lanczos`` or ``power``.
     seed: seed of the eigen-solver's start vectors.
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
+    unroll_loops: set by the harness from the workload
+      (:data:`edgeperf.submissions.loader.UNROLL`): unroll the Lanczos loop.
   """
   return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_exact_sharpness(
           sigma, every_k=every_k, num_iters=num_iters, method=method,
-          seed=seed))
+          seed=seed, unroll=unroll_loops))

@@ -24,7 +24,8 @@ class ExactSharpnessState(NamedTuple):
 
 def scale_by_exact_sharpness(
     sigma: float = 2.0, *, every_k: int = 1, num_iters: int = 20,
-    method: str = "lanczos", seed: int = 0) -> api.RefreshingTransformation:
+    method: str = "lanczos", seed: int = 0,
+    unroll: bool = False) -> api.RefreshingTransformation:
   """Exact-sharpness rule (Eq. 16): η_t = σ / λ_max(∇²f(w_t)).
 
   λ_max comes from ``num_iters`` Hessian-vector products of Lanczos (or power)
@@ -41,6 +42,9 @@ def scale_by_exact_sharpness(
     num_iters: HVPs per refresh.
     method: ``lanczos`` or ``power``.
     seed: seed of the start vectors.
+    unroll: unroll the Lanczos loop (same arithmetic; for models whose
+      gradients are slow inside compiled loops, see
+      :func:`edgeperf.submissions.curvature.lanczos.lanczos_fixed`).
   """
   _checks.positive("sigma", sigma)
   api.check_every_k(every_k)
@@ -60,7 +64,7 @@ def scale_by_exact_sharpness(
                             value_fn=value_fn, params=params)
     _, sub = jax.random.split(state.key)  # the key this step's update splits
     lam = curvature.top_eigenvalue(value_fn, params, num_iters=num_iters,
-                                   key=sub, method=method)
+                                   key=sub, method=method, unroll=unroll)
     return state._replace(sharpness=lam.astype(state.sharpness.dtype))
 
   def update(updates, state, params=None, **extra):

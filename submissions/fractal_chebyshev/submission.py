@@ -16,8 +16,8 @@ SUPPORTED_BASE_OPTIMIZERS = api.BASE_OPTIMIZERS
 
 def make_tuner(*, horizon: int = 64, min_curvature_ratio: float = 1e-2,
                max_curvature: float | None = None, order: str = "fractal",
-               num_iters: int = 20, seed: int = 0, base_optimizer: str = "gd"
-               ) -> api.Tuner:
+               num_iters: int = 20, seed: int = 0, base_optimizer: str = "gd",
+               unroll_loops: bool = False) -> api.Tuner:
   """Builds the fractal Chebyshev schedule.
 
   Args:
@@ -28,10 +28,12 @@ def make_tuner(*, horizon: int = 64, min_curvature_ratio: float = 1e-2,
     num_iters: Lanczos HVPs of the step-0 estimate of M.
     seed: its start-vector seed.
     base_optimizer: ``gd``, ``momentum``, ``rmsprop`` or ``adam``.
+    unroll_loops: set by the harness from the workload
+      (:data:`edgeperf.submissions.loader.UNROLL`): unroll the Lanczos loop.
   """
   return api.chain(
       api.base_direction(base_optimizer),
       transform.scale_by_fractal_chebyshev(
           horizon, min_curvature_ratio=min_curvature_ratio,
           max_curvature=max_curvature, order=order, num_iters=num_iters,
-          seed=seed))
+          seed=seed, unroll=unroll_loops))

@@ -61,7 +61,7 @@ class FractalChebyshevState(NamedTuple):
 def scale_by_fractal_chebyshev(
     horizon: int, *, min_curvature_ratio: float,
     max_curvature: float | None = None, order: str = "fractal",
-    num_iters: int = 20, seed: int = 0) -> api.Tuner:
+    num_iters: int = 20, seed: int = 0, unroll: bool = False) -> api.Tuner:
   """Fractal Chebyshev schedule (Agarwal, Goel & Zhang 2021).
 
   η_t = 1/γ_{σ(j)}, j = t mod T + 1 (the cycle repeats after T steps), with
@@ -83,6 +83,8 @@ def scale_by_fractal_chebyshev(
       sizes (the unstable sorted orders, for comparison).
     num_iters: HVPs of the step-0 estimate.
     seed: seed of the estimate's start vector.
+    unroll: unroll its Lanczos loop (same arithmetic; see
+      :func:`edgeperf.submissions.curvature.lanczos.lanczos_fixed`).
   """
   cosines = chebyshev_node_cosines(horizon, order)
   _checks.number("min_curvature_ratio", min_curvature_ratio, low=0.0,
@@ -104,7 +106,7 @@ def scale_by_fractal_chebyshev(
                             value_fn=value_fn, params=params)
     lam = curvature.top_eigenvalue(value_fn, params, num_iters=num_iters,
                                    key=jax.random.PRNGKey(seed),
-                                   method="lanczos")
+                                   method="lanczos", unroll=unroll)
     return state._replace(
         max_curvature=jnp.abs(lam).astype(state.max_curvature.dtype))
 

@@ -46,6 +46,15 @@ def test_top_eigenvalue_matches_known_spectrum_float64(method, num_iters):
     np.testing.assert_allclose(float(got), 20.0, rtol=1e-5)
 
 
+def test_unrolled_lanczos_is_the_same_arithmetic():
+  with jax.enable_x64(True):
+    f, params, _, _ = _quadratic(_spectrum())
+    key = jax.random.PRNGKey(3)
+    looped, unrolled = (jax.jit(lambda p, u=u: curvature.top_eigenvalue(
+        f, p, num_iters=12, key=key, unroll=u))(params) for u in (False, True))
+    np.testing.assert_allclose(float(unrolled), float(looped), rtol=1e-12)
+
+
 def test_lanczos_exact_when_iterations_exceed_dimension():
   with jax.enable_x64(True):
     f, params, _, _ = _quadratic([4.0, 2.0, 1.0, -3.0, 0.5])
