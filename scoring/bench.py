@@ -11,7 +11,8 @@ Protocol:
    the full batch, up to ``budget_factor`` × the workload's step
    hint steps (≥ the hint), stopping at the target; trials run on dedicated
    cores (one worker per core group, never two trials on one core), so
-   times are comparable.
+   times are comparable.  Hyperparameters are baked into the programs
+   (``inject=False``): no two pairs share a program.
 3. The stored targets are the best constant rate's loss at the step hint
    (``make targets``).  If ``constant`` at its tuned point does not reach
    its own workload's target, the targets are stale (set on other code or
