@@ -82,6 +82,20 @@ def test_budget_exhausted_and_completed(get_workload):
   assert "time budget" in result.message
 
 
+def test_loop_wall_time_covers_the_clock_and_not_the_compilation(
+    get_workload):
+  """The chunk loop's wall time holds every clocked step (and the
+  evaluations), so it is never below the submission clock; compilation
+  before the loop (the memory budget's first chunk) is not taken off it
+  twice."""
+  w = dataclasses.replace(get_workload("linreg_digits"),
+                          target_train_loss=None)
+  result = runner.run(w, _gd(0.1), max_steps=20, eval_every=10,
+                      progress=False)
+  assert result.compile_time_s > 0
+  assert result.loop_wall_s >= result.submission_time_s > 0
+
+
 def test_a_loop_mode_chunk_stops_at_the_time_budget(get_workload):
   """Loop mode checks the time left after every step of a chunk that the
   last step time says would outlast it; a scan chunk cannot be cut."""

@@ -214,9 +214,15 @@ def main(argv: Sequence[str] | None = None) -> None:
       flagparse.fail("tuner_cost", f"unknown tuners {unknown}; known: "
                      f"{sorted(known)}", 2)
     variants = tuple(v for v in VARIANTS if v[0] in fv.tuners)
-  results = {name: measure_workload(name, variants, repeats=fv.repeats,
-                                    steps=fv.steps)
-             for name in fv.workloads}
+  results = {}
+  for i, name in enumerate(fv.workloads, 1):
+    start = time.perf_counter()
+    print(f"tuner_cost: {name} ({i}/{len(fv.workloads)}): compiling and "
+          f"timing {len(variants)} tuners...", file=sys.stderr, flush=True)
+    results[name] = measure_workload(name, variants, repeats=fv.repeats,
+                                     steps=fv.steps)
+    print(f"tuner_cost: {name} done in {time.perf_counter() - start:.0f} s",
+          file=sys.stderr, flush=True)
   print(f"Per-step time ÷ constant-lr step (median of {fv.repeats} "
         f"interleaved pairs, {fv.steps}-step chunks; ev = extra "
         "evaluations per step the tuner reported)\n")
