@@ -2,6 +2,7 @@
 takes seconds), and run folders live in pytest's tmp_path."""
 
 import functools
+import signal
 
 import pytest
 
@@ -44,3 +45,16 @@ def snapshot():
 def steps_csv():
   """``steps_csv(rows)``: the text of a complete ``steps.csv``."""
   return _steps_csv
+
+
+@pytest.fixture
+def stop_signals_catchable():
+  """SIGINT handled as Python's default (KeyboardInterrupt) for the test,
+  in this process and in the processes it starts: a shell that runs the
+  suite in the background (``make test &``, nohup) ignores SIGINT, and the
+  harness rightly leaves an ignored signal ignored."""
+  previous = signal.getsignal(signal.SIGINT)
+  if previous == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+  yield
+  signal.signal(signal.SIGINT, previous)

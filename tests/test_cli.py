@@ -149,6 +149,7 @@ def make_tuner(*, learning_rate: float):
 """
 
 
+@pytest.mark.usefixtures("stop_signals_catchable")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_cli_signal_mid_run_records_interrupted(tmp_path, signum):
   sub = tmp_path / "slow"

@@ -220,6 +220,7 @@ def _signal_at(step, signum):
                      _gd(0.1))
 
 
+@pytest.mark.usefixtures("stop_signals_catchable")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_run_at_a_chunk_boundary_as_interrupted(
     get_workload, tmp_path, signum):
