@@ -100,9 +100,10 @@ class Worker:
     ``submission`` (name or path), ``hparams``, ``seed``, ``run_dir``,
     ``max_steps``, ``eval_every``, ``log`` (where the trial's output
     goes) and, optionally, ``inject`` (False: bake every hyperparameter in,
-    :func:`edgeperf.harness.sweep.trial_entry`).  The outcome: the final ``status``, ``message``, and ``wall_s``
-    (the whole trial in this worker), ``submission_s`` and ``eval_s`` (its
-    clocked and evaluation time), from which the fixed cost per trial is
+    :func:`edgeperf.harness.sweep.trial_entry`).  The outcome: the final
+    ``status``, ``message``, and ``wall_s`` (the whole trial in this
+    worker), ``submission_s`` and ``eval_s`` (its clocked and evaluation
+    time), from which the fixed cost per trial is
     ``wall_s − submission_s − eval_s``.
     """
     from edgeperf.harness import runner  # pylint: disable=g-import-not-at-top

@@ -27,13 +27,12 @@ from edgeperf.submissions import search_space as search_space_lib
 ENTRY_POINT = "make_tuner"
 EVAL_HOOK = "prepare_for_eval"
 HORIZON = "num_steps"
-UNROLL = "unroll_loops"
-"""What the harness passes a ``make_tuner`` that takes it, from the run:
-``num_steps`` (the step budget: schedules need their horizon) and
-``unroll_loops`` (the workload's gradients run slowly inside a compiled
-loop, :attr:`edgeperf.workloads.base.Workload.unroll_inner_loops`: unroll a
-fixed inner loop such as Lanczos)."""
 """A ``make_tuner`` argument of this name receives the run's step budget."""
+UNROLL = "unroll_loops"
+"""A ``make_tuner`` argument of this name receives the workload's
+:attr:`~edgeperf.workloads.base.Workload.unroll_inner_loops` (its gradients
+run slowly inside a compiled loop: unroll a fixed inner loop such as
+Lanczos)."""
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

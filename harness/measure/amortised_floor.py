@@ -36,6 +36,7 @@ from edgeperf.harness.cli import flagparse
 from edgeperf.harness.measure import tuner_cost
 from edgeperf.submissions import api
 from edgeperf.submissions.cdat import transform
+from edgeperf.workloads import registry
 
 LEARNING_RATE = 1e-3  # tuner_cost.REFERENCE's rate
 
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   results = {}
   for name in fv.workloads:
     results[name] = tuner_cost.measure_transforms(
-        name, BUILDERS, repeats=fv.repeats, steps=fv.steps)
+        registry.get(name), BUILDERS, repeats=fv.repeats, steps=fv.steps)
     print(f"{name}: " + ", ".join(
         f"{k} {v['ratio']:.3f}×" for k, v in results[name].items()),
           file=sys.stderr, flush=True)

@@ -39,6 +39,7 @@ from edgeperf.harness import step as step_lib
 from edgeperf.harness.cli import flagparse
 from edgeperf.submissions import api
 from edgeperf.submissions import loader
+from edgeperf.workloads import base
 from edgeperf.workloads import registry
 
 REFERENCE = ("constant", "constant", {"learning_rate": 1e-3})
@@ -107,23 +108,23 @@ def steady_start(tx: Any) -> int:
 def measure_workload(workload_name: str, variants: Sequence[tuple], *,
                      repeats: int, steps: int) -> dict[str, dict[str, float]]:
   """Median cost ratios (and mean extra evaluations) of ``variants``."""
-  unroll = registry.get(workload_name).unroll_inner_loops
-  builders = {label: (lambda s=submission, h=hparams: build(s, h, unroll))
+  wl = registry.get(workload_name)
+  builders = {label: (lambda s=submission, h=hparams:
+                      build(s, h, wl.unroll_inner_loops))
               for label, submission, hparams, _ in variants}
-  return measure_transforms(workload_name, builders, repeats=repeats,
-                            steps=steps)
+  return measure_transforms(wl, builders, repeats=repeats, steps=steps)
 
 
-def measure_transforms(workload_name: str,
+def measure_transforms(wl: base.Workload,
                        builders: Mapping[str, Callable[[], Any]], *,
                        repeats: int, steps: int
                        ) -> dict[str, dict[str, float]]:
   """Median cost ratios (and mean extra evaluations) of the tuners built by
-  ``builders`` (label -> a function returning the tuner), each timed in
+  ``builders`` (label -> a function returning the tuner) on the workload
+  ``wl`` (from :func:`edgeperf.workloads.registry.get`), each timed in
   interleaved pairs against the constant-lr reference.  A builder that
   raises ``ValueError`` (e.g. an estimator with no rule for f) gets a NaN
   ratio and the error."""
-  wl = registry.get(workload_name)
   params = wl.init(jax.random.PRNGKey(0))
   batch = wl.full_train_batch()
 

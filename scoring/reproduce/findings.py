@@ -21,7 +21,8 @@ shared by several findings:
   was tuned).
 
 Settings (workloads, rates, steps) were chosen by measurement so that the
-findings can show at CPU scale; findings.md lists what else was tried.
+findings can show at CPU scale; each finding's ``notes`` (printed in the
+report) list what else was tried.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Finding(NamedTuple):
 
   id: str  # F1..F8, M1..M4
   title: str  # a few words
-  claim: str  # the paper's claim (PAPER.md)
+  claim: str  # the claim of Roulet et al. (2024), in its words
   paper: str  # its figures or equations
   seeds: tuple[int, ...]  # default seeds (the settings were chosen on them)
   setting: Callable[[Size], str]  # the setting run, in words
