@@ -33,8 +33,10 @@ only the fixed cost of a trial whose program was compiled before).
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Any, Mapping, Sequence
@@ -61,6 +63,67 @@ DEFAULT_JOBS = 2
 
 class StaleTargetsError(ValueError):
   """The constant baseline does not reach its own stored target."""
+
+
+class BenchDirError(ValueError):
+  """An output or sweep folder the bench must not use (a regular file, or a
+  folder the bench did not make); the message names it."""
+
+
+BENCH_MARK = ".edgeperf-bench"
+"""The file that marks a folder as a bench sweep (the only kind of folder
+``--fresh`` deletes)."""
+
+
+def is_bench_sweep(path: str) -> bool:
+  """Whether ``path`` is a folder this bench made: it holds the
+  :data:`BENCH_MARK` file, or (a bench sweep from before the mark) only
+  ``first``/``repeats`` sweeps whose sweep.json says ``kind: bench``."""
+  if os.path.isfile(os.path.join(path, BENCH_MARK)):
+    return True
+  try:
+    entries = set(os.listdir(path))
+  except OSError:
+    return False
+  if not entries or not entries <= {"first", "repeats"}:
+    return False
+  for entry in entries:
+    try:
+      with open(os.path.join(path, entry, sweep.SWEEP_FILE)) as f:
+        if json.load(f)["request"]["kind"] != "bench":
+          return False
+    except (OSError, ValueError, KeyError, TypeError):
+      return False
+  return True
+
+
+def prepare_dirs(output_dir: str, sweep_dir: str, *, fresh: bool) -> None:
+  """Checks the bench's folders and readies the sweep folder: with
+  ``fresh`` a previous bench sweep is deleted — only one this bench made
+  (:func:`is_bench_sweep`); any other existing folder is refused, never
+  touched.  Called after every other input has been checked.
+
+  Raises:
+    BenchDirError: a regular file where a folder is expected, or a
+      ``sweep_dir`` that exists and is not a bench sweep.
+  """
+  for what, path in (("--output_dir", output_dir), ("--sweep_dir", sweep_dir)):
+    if os.path.exists(path) and not os.path.isdir(path):
+      raise BenchDirError(f"{what} {path}: a file, not a folder; give a "
+                          "folder to write into")
+  if os.path.isdir(sweep_dir) and os.listdir(sweep_dir):
+    if not is_bench_sweep(sweep_dir):
+      raise BenchDirError(
+          f"--sweep_dir {sweep_dir}: an existing folder that is not a bench "
+          f"sweep (no {BENCH_MARK} file); the bench deletes or resumes only "
+          "a sweep it made: give a new or empty folder")
+    if fresh:
+      shutil.rmtree(sweep_dir)
+  os.makedirs(sweep_dir, exist_ok=True)
+  mark = os.path.join(sweep_dir, BENCH_MARK)
+  if not os.path.exists(mark):
+    with open(mark, "w") as f:
+      f.write("a bench sweep (edgeperf-bench); --fresh deletes it\n")
 
 
 def tuned_plan(points: Mapping[str, Mapping[str, Any]], *,
@@ -195,11 +258,16 @@ def run_bench(*, output_dir: str, sweep_dir: str,
               top: int = DEFAULT_TOP, repeats: int = DEFAULT_REPEATS,
               jobs: int = DEFAULT_JOBS, executor=None,
               trial_timeout_s: float | None = 300.0,
-              progress: bool = True) -> str:
+              progress: bool = True, fresh: bool = False) -> str:
   """Runs (or resumes) the bench sweep and scores it; returns markdown.
 
+  Every input is checked before any folder is touched; with ``fresh`` a
+  previous bench sweep in ``sweep_dir`` is deleted first (only one the
+  bench made: :func:`prepare_dirs`), else it is resumed.
+
   Raises:
-    tuning.TunedPointsError, StaleTargetsError, sweep.SweepError.
+    tuning.TunedPointsError, StaleTargetsError, sweep.SweepError,
+    BenchDirError, ValueError (an unknown workload or submission).
   """
   tuned = tuning.read(tuned_path)
   untuned: list[str] = []
@@ -207,10 +275,11 @@ def run_bench(*, output_dir: str, sweep_dir: str,
     subs = tuple(submissions)  # asked for by name: each must be tuned
   else:
     subs, untuned = tuned_submissions(tuned["points"], workloads)
-  start = time.perf_counter()
-  first = os.path.join(sweep_dir, "first")
   plan = tuned_plan(tuned["points"], workloads=workloads, submissions=subs,
                     studies=[0], budget_factor=budget_factor)
+  prepare_dirs(output_dir, sweep_dir, fresh=fresh)
+  start = time.perf_counter()
+  first = os.path.join(sweep_dir, "first")
   cache = os.path.join(output_dir, sweep.COMPILATION_CACHE)
   outcomes = sweep.run_plan(first, plan, jobs=jobs, executor=executor,
                             timeout_s=trial_timeout_s, progress=progress,

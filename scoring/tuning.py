@@ -109,8 +109,19 @@ def read(path: str = TUNED_FILE) -> dict[str, Any]:
                            "first") from None
   except _jsonio.JsonFileError as e:
     raise TunedPointsError(str(e)) from None
-  if not isinstance(data, dict) or "points" not in data:
-    raise TunedPointsError(f"{path}: not a tuned-points file (no 'points')")
+  if not isinstance(data, dict) or not isinstance(data.get("points"), dict):
+    raise TunedPointsError(f"{path}: not a tuned-points file (no 'points' "
+                           "mapping)")
+  for workload, entries in data["points"].items():
+    if not isinstance(entries, dict):
+      raise TunedPointsError(f"{path}: points[{workload!r}] must map "
+                             "submissions to tuned points")
+    for sub, point in entries.items():
+      if not (isinstance(point, dict) and isinstance(point.get("hparams"),
+                                                      dict)):
+        raise TunedPointsError(
+            f"{path}: the tuned point of {sub} on {workload} has no "
+            "'hparams' mapping; expected {\"hparams\": {...}, \"seed\": N}")
   return data
 
 

@@ -9,7 +9,6 @@ stored targets, and scores (:mod:`edgeperf.scoring.bench`); writes
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from typing import Sequence
@@ -49,7 +48,10 @@ def _define(fv: flags.FlagValues) -> None:
                        "cores.", flag_values=fv)
   flags.DEFINE_float("trial_timeout_s", 300.0, "Kill and record a trial "
                      "after this many seconds (0: never).", flag_values=fv)
-  flags.DEFINE_bool("fresh", True, "Delete a previous bench sweep first "
+  flags.DEFINE_bool("fresh", True, "Delete a previous bench sweep first, "
+                    "only one the bench made (a folder marked "
+                    f"{bench.BENCH_MARK}; any other existing --sweep_dir is "
+                    "refused) "
                     "(--nofresh resumes an interrupted bench instead; its "
                     "finished trials are reused even if code changed).",
                     flag_values=fv)
@@ -66,14 +68,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                    f"step hint), got {fv.budget_factor}", 2)
   start = time.perf_counter()
   try:
-    if fv.fresh and os.path.exists(sweep_dir):
-      shutil.rmtree(sweep_dir)
     text = bench.run_bench(
         output_dir=fv.output_dir, sweep_dir=sweep_dir,
         workloads=fv.workloads, submissions=fv.submissions,
         tuned_path=fv.tuned_points, budget_factor=fv.budget_factor,
         top=fv.top, repeats=fv.repeats, jobs=fv.jobs,
-        trial_timeout_s=fv.trial_timeout_s or None, progress=fv.progress)
+        trial_timeout_s=fv.trial_timeout_s or None, progress=fv.progress,
+        fresh=fv.fresh)
   except sweep.SweepError as e:
     flagparse.fail(PROG, f"{e} (drop --nofresh to start over)")
   except (tuning.TunedPointsError, bench.StaleTargetsError,
