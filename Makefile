@@ -24,7 +24,7 @@ bench: $(STAMP)
 
 # The external-tuning protocol (5 trials × 3 studies per submission and
 # workload, full step budgets; hours on 2 cores); rewrites
-# scoring/tuned_points.json.  Extra flags: make tune TUNE_FLAGS="...".
+# protocol/tuned_points.json.  Extra flags: make tune TUNE_FLAGS="...".
 tune: $(STAMP)
 	$(VENV)/bin/edgeperf-tune $(TUNE_FLAGS)
 
@@ -35,22 +35,22 @@ targets: $(STAMP)
 
 # Harness steps/s against a bare jitted lax.scan loop of the same step.
 overhead: $(STAMP)
-	$(PY) -m edgeperf.harness.measure.overhead
+	$(PY) -m edgeperf.benchmarks.overhead
 
 # Per-step cost of every tuner ÷ the constant-lr step, per workload.
 tuner-cost: $(STAMP)
-	$(PY) -m edgeperf.harness.measure.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7 --steps=100
+	$(PY) -m edgeperf.benchmarks.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7 --steps=100
 
 # Denominator cost profile: time + XLA memory of f, value_and_grad and uᵀHu
 # (jvp-of-jvp, HVP, rev-rev, secant, fused vs separate); saves the JSON in
 # .benchmarks/ and writes docs/cost-profile-<platform>.md.
 profile: $(STAMP)
 	$(PY) -m pytest tests/benchmarks/test_denominator_cost.py --benchmark-enable --benchmark-only --benchmark-autosave --benchmark-storage=.benchmarks --benchmark-min-rounds=10 $(PROFILE_ARGS)
-	$(PY) -m edgeperf.harness.measure.render_profile --storage=.benchmarks
+	$(PY) -m edgeperf.benchmarks.render_profile --storage=.benchmarks
 
 # HVPs Lanczos vs power iteration need to reach 1e-3 relative error of λ_max.
 lanczos: $(STAMP)
-	$(PY) -m edgeperf.harness.measure.lanczos
+	$(PY) -m edgeperf.benchmarks.lanczos
 
 # The papers' findings F1–F8 and theory models, with computed verdicts:
 # results/reproduction/findings.md and figures.  Extra flags:
@@ -60,17 +60,17 @@ reproduce: $(STAMP)
 
 # The edge-of-stability figure docs/eos-mlp-mnist.png (about 8 minutes).
 eos-figure: $(STAMP)
-	$(PY) -m edgeperf.harness.measure.eos_figure
+	$(PY) -m edgeperf.benchmarks.eos_figure
 
 # Mini-batch input pipeline: steps/s fed by the prefetch thread ÷ steps/s
 # on a device-resident batch.
 pipeline: $(STAMP)
-	$(PY) -m edgeperf.harness.measure.pipeline --repeats=15
+	$(PY) -m edgeperf.benchmarks.pipeline --repeats=15
 
 # XLA memory of one constant-lr and one CDAT step on every paper preset
 # (abstract shapes: no data needed); writes docs/paper-memory-<platform>.md.
 paper-memory: $(STAMP)
-	$(PY) -m edgeperf.harness.measure.paper_memory --sizes=small,paper --output=docs/paper-memory-$$($(PY) -c "import jax; print(jax.default_backend())").md
+	$(PY) -m edgeperf.benchmarks.paper_memory --sizes=small,paper --output=docs/paper-memory-$$($(PY) -c "import jax; print(jax.default_backend())").md
 
 clean:
 	rm -rf $(VENV) results .benchmarks

@@ -9,7 +9,8 @@ import os
 
 from setuptools import setup
 
-TOP_LEVEL = ("workloads", "submissions", "harness", "scoring")
+TOP_LEVEL = ("workloads", "submissions", "harness", "scoring", "protocol",
+             "reproduce", "benchmarks", "cli")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

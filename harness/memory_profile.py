@@ -6,7 +6,7 @@ memory analysis of one compiled step of each, from abstract shapes (nothing
 allocated), says what that costs at a given model and batch size.  Recorded
 in ``meta.json`` for the paper presets (``Workload.reference_memory``) and
 tabled for every paper preset by ``python -m
-edgeperf.harness.measure.paper_memory``.
+edgeperf.benchmarks.paper_memory``.
 """
 
 from __future__ import annotations

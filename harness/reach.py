@@ -2,7 +2,7 @@
 scoring.
 
 Targets are set as the mean train objective of the last 5 iterates of the
-best constant learning rate (:mod:`edgeperf.harness.targets`), so a run
+best constant learning rate (:mod:`edgeperf.protocol.targets`), so a run
 reaches its target by the same measure: in the full-batch regime, at the
 first step t where the running mean of the last 5 per-step objectives
 f(w_{t−4}), …, f(w_t) (fewer at the start) is ≤ the target, every objective

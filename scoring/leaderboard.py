@@ -31,7 +31,7 @@ import pandas as pd
 
 from edgeperf import _jsonio
 from edgeperf.harness import rundir as rundir_lib
-from edgeperf.harness import sweep as sweep_lib
+from edgeperf.harness.sweep import runs as sweep_lib
 from edgeperf.scoring import profiles
 from edgeperf.scoring import time_to_target as ttt
 

@@ -1,5 +1,5 @@
 """The tuning protocol's point selection and the bench at tuned points
-(scoring/tuning.py, scoring/bench.py), on the smallest workload."""
+(protocol/tuning.py, protocol/bench.py), on the smallest workload."""
 
 import json
 import os
@@ -7,9 +7,9 @@ import os
 import pandas as pd
 import pytest
 
-from edgeperf.scoring import bench
-from edgeperf.scoring import tuning
-from edgeperf.scoring.cli import bench as bench_cli
+from edgeperf.protocol import bench
+from edgeperf.protocol import tuning
+from edgeperf.cli import bench as bench_cli
 
 WL = "linreg_digits"
 

@@ -13,7 +13,7 @@ import pytest
 
 from edgeperf.harness import rundir
 
-COMMAND = [sys.executable, "-m", "edgeperf.harness.cli.run"]
+COMMAND = [sys.executable, "-m", "edgeperf.cli.run"]
 LINREG = ("--workload=linreg_digits", "--submission=constant",
           "--noprogress")
 

@@ -204,7 +204,7 @@ def test_make_diagnostics_fn_rows_and_batches():
 
 
 def test_plot_curvature_writes_png_and_rejects_missing_tables(tmp_path):
-  from edgeperf.harness.cli import plot  # pylint: disable=g-import-not-at-top
+  from edgeperf.cli import plot  # pylint: disable=g-import-not-at-top
   import pandas as pd  # pylint: disable=g-import-not-at-top
   run = tmp_path / "run"
   run.mkdir()

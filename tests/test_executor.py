@@ -3,7 +3,7 @@ serve, so a search compiles once per worker."""
 
 import threading
 
-from edgeperf.harness import executor
+from edgeperf.harness.sweep import local as executor
 
 
 def _tasks(*pairs):

@@ -1,12 +1,12 @@
 """Fixed-seed curves recorded before the layout change still come out
 identical up to float32 roundoff (another CPU sums in another order): every
 shipped submission on the linear workload (the other workloads: ``python -m
-edgeperf.harness.measure.golden_curves``)."""
+edgeperf.benchmarks.golden_curves``)."""
 
 import pytest
 
 from edgeperf import _jsonio
-from edgeperf.harness.measure import golden_curves
+from edgeperf.benchmarks import golden_curves
 
 
 @pytest.mark.parametrize("submission", sorted(golden_curves.HPARAMS))

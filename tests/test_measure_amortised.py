@@ -2,7 +2,7 @@
 
 import math
 
-from edgeperf.harness.measure import amortised_cdat
+from edgeperf.benchmarks import amortised_cdat
 
 
 def _row(variant, seed, reach, failed=False, workload="w"):

@@ -88,7 +88,7 @@ def test_a_paper_preset_is_refused_before_anything_is_allocated(tmp_path):
 
 def test_the_command_line_refusal_is_one_line(tmp_path):
   proc = subprocess.run(
-      [sys.executable, "-m", "edgeperf.harness.cli.run",
+      [sys.executable, "-m", "edgeperf.cli.run",
        "--workload=linreg_digits", "--submission=constant",
        '--hparams={"learning_rate": 0.1}', "--device_memory_gb=0.0001",
        f"--output_dir={tmp_path}", "--noprogress"],

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from edgeperf.scoring import bench
-from edgeperf.scoring import tuning
-from edgeperf.scoring.cli import bench as bench_cli
+from edgeperf.protocol import bench
+from edgeperf.protocol import tuning
+from edgeperf.cli import bench as bench_cli
 
 WL = "linreg_digits"
 

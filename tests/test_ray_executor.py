@@ -9,9 +9,9 @@ import time
 import pytest
 
 from edgeperf import _jsonio
-from edgeperf.harness import executor as executor_lib
+from edgeperf.harness.sweep import executors
 from edgeperf.harness import rundir
-from edgeperf.harness import sweep
+from edgeperf.harness.sweep import runs as sweep
 
 MAX_STEPS = 20
 WORKLOAD = "linreg_digits"
@@ -27,7 +27,7 @@ def _submission(folder, body):
 
 
 def _args(sweep_dir, submissions, num_trials):
-  return [sys.executable, "-m", "edgeperf.harness.cli.sweep",
+  return [sys.executable, "-m", "edgeperf.cli.sweep",
           f"--sweep_dir={sweep_dir}", f"--workloads={WORKLOAD}",
           f"--submissions={','.join(submissions)}",
           f"--num_trials={num_trials}", "--num_studies=1",
@@ -48,7 +48,7 @@ def _statuses(sweep_dir):
 def test_missing_extra_names_it(monkeypatch, tmp_path):
   monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
   with pytest.raises(ValueError, match=r"edgeperf\[ray\]"):
-    executor_lib.make_executor("ray")
+    executors.make_executor("ray")
   request = sweep.SweepRequest(workloads=(WORKLOAD,),
                                submissions=("constant",), num_trials=1,
                                num_studies=1, seed=0, max_steps=MAX_STEPS)
@@ -57,7 +57,7 @@ def test_missing_extra_names_it(monkeypatch, tmp_path):
                     progress=False)
   assert not os.path.exists(tmp_path / "sweep")  # refused before anything
   with pytest.raises(ValueError, match="--executor=ray"):
-    executor_lib.make_executor("local", address="auto")
+    executors.make_executor("local", address="auto")
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Reproduction of the papers' findings (edgeperf.scoring.reproduce).
+"""Reproduction of the papers' findings (edgeperf.reproduce).
 
 The theory models are checked against their qualitative outcomes (Roulet
 et al. 2024, Eqs. 4, 5, 6, 9–10) and closed-form identities; the criteria
@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeperf.scoring.cli import reproduce as cli
-from edgeperf.scoring.reproduce import criteria
-from edgeperf.scoring.reproduce import experiments
-from edgeperf.scoring.reproduce import findings
-from edgeperf.scoring.reproduce import theory
-from edgeperf.scoring.reproduce.criteria import check
+from edgeperf.cli import reproduce as cli
+from edgeperf.reproduce import criteria
+from edgeperf.reproduce import experiments
+from edgeperf.reproduce import findings
+from edgeperf.reproduce import theory
+from edgeperf.reproduce.criteria import check
 
 
 def _tail(values: np.ndarray) -> np.ndarray:
@@ -262,7 +262,7 @@ def test_paper_size_runs_the_papers_workload(tmp_path):
   """At ``--size=paper`` the MLP settings run on the paper's MLP 256×3 on
   MNIST (here on TFDS mock data, for a few steps)."""
   import tensorflow_datasets as tfds
-  from edgeperf.scoring.reproduce import pipeline
+  from edgeperf.reproduce import pipeline
   paper = experiments.SIZES["paper"]
   assert paper.workload("mlp_mnist") == "mlp256x3_mnist"
   assert paper.workload("charlm_prose") == "nanolm_tinyshakespeare"

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from edgeperf.harness import sampling
+from edgeperf.harness.sweep import sampling
 from edgeperf.submissions import search_space
 
 SPACE = search_space.parse({

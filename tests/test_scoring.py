@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeperf.scoring.cli import score as cli_score
+from edgeperf.cli import score as cli_score
 from edgeperf.scoring import leaderboard
 from edgeperf.scoring import profiles
 from edgeperf.scoring import time_to_target as ttt

@@ -12,7 +12,7 @@ import pytest
 
 from edgeperf import _jsonio
 from edgeperf.harness import rundir
-from edgeperf.harness import sweep
+from edgeperf.harness.sweep import runs as sweep
 
 MAX_STEPS = 20
 KILLED_STEPS = 3000
@@ -111,7 +111,7 @@ def _processes_mentioning(text):
                     reason="kill -9 of the sweep relies on PR_SET_PDEATHSIG")
 def test_killed_sweep_resumes_with_each_trial_exactly_once(tmp_path):
   sweep_dir = str(tmp_path / "sweep")
-  args = [sys.executable, "-m", "edgeperf.harness.cli.sweep",
+  args = [sys.executable, "-m", "edgeperf.cli.sweep",
           f"--sweep_dir={sweep_dir}", f"--workloads={WORKLOAD}",
           "--submissions=constant", "--num_trials=3", "--num_studies=1",
           f"--max_steps={KILLED_STEPS}", "--eval_every=10", "--noprogress"]
@@ -195,7 +195,7 @@ def test_a_bad_request_is_refused_before_anything_runs(tmp_path):
     assert what in str(info.value)
   assert not sweep_dir.exists()  # nothing was written
   proc = subprocess.run(
-      [sys.executable, "-m", "edgeperf.harness.cli.sweep",
+      [sys.executable, "-m", "edgeperf.cli.sweep",
        f"--sweep_dir={sweep_dir}", f"--workloads={WORKLOAD}",
        "--submissions=constant", "--num_trials=0", "--noprogress"],
       capture_output=True, text=True, timeout=120)

@@ -2,7 +2,7 @@
 
 One entry per preset key ``name/size/regime`` (regime ``full`` or
 ``b<batch>``); WORKSPACE.md lists the fields.  The procedure that sets them
-is :mod:`edgeperf.harness.targets`.
+is :mod:`edgeperf.protocol.targets`.
 """
 
 from __future__ import annotations
