@@ -42,8 +42,8 @@ STEPS = 20
 SEED = 3
 EVAL_EVERY = 10
 GOLDEN_FILE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-        __file__)))), "tests", "data", "golden_curves.json")
+    os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))), "tests", "data", "golden_curves.json")
 HPARAMS: dict[str, dict[str, Any]] = {
     "constant": {"learning_rate": 0.05},
     "cdat": {"sigma": 2.0, "beta": 0.0},

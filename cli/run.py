@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 from absl import flags
 
+from edgeperf import _checks
 from edgeperf.cli import flagparse
 
 PROG = "edgeperf-run"
@@ -50,8 +51,9 @@ def _define(fv: flags.FlagValues) -> None:
                       flag_values=fv)
   flags.DEFINE_integer("max_steps", None, "Step budget (default: the "
                        "workload's).", flag_values=fv)
-  flags.DEFINE_integer("eval_every", None, "Steps between evaluations "
-                       "(default: the workload's).", flag_values=fv)
+  flags.DEFINE_integer("eval_every", None, "Steps between evaluations, "
+                       "≥ 1 (default: the workload's; evaluations decide "
+                       "time to target, so 0 is refused).", flag_values=fv)
   flags.DEFINE_integer("diag_every", 0, "Curvature diagnostics every N steps "
                        "(0: off).", flag_values=fv)
   flags.DEFINE_enum("chunk_mode", None, ["scan", "scan_unrolled", "loop"],
@@ -79,7 +81,7 @@ def parse_hparams(text: str) -> dict[str, Any]:
     raise ValueError(f"{source}: not valid JSON ({e}); expected an object "
                      'such as {"learning_rate": 0.1}') from e
   if not isinstance(value, dict):
-    raise ValueError(f"{source}: expected a JSON object, got {value!r}")
+    raise ValueError(f"{source}: expected a JSON object, got {_checks.shown(value)}")
   return value
 
 
@@ -91,6 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
   if missing:
     print(f"{PROG}: missing required flag(s) {missing}", file=sys.stderr)
     return 2
+  if fv.eval_every is not None and fv.eval_every < 1:
+    print(f"{PROG}: --eval_every must be an int >= 1 (steps between "
+          f"evaluations; omit it for the workload's), got {fv.eval_every}",
+          file=sys.stderr)
+    return 2
+  if os.path.exists(fv.output_dir) and not os.path.isdir(fv.output_dir):
+    print(f"{PROG}: --output_dir {fv.output_dir}: a file, not a folder; give "
+          "a folder for the run", file=sys.stderr)
+    return 1
   # Imported here so that --help is fast.
   from edgeperf import workloads  # pylint: disable=g-import-not-at-top
   from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
@@ -124,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chunk_mode=fv.chunk_mode, diag_every=fv.diag_every,
         prepare_for_eval=submission.prepare_for_eval,
         stop_at_target=not fv.run_past_target, progress=fv.progress,
+        exit_on_second_signal=True,
         memory_limit_bytes=(None if fv.device_memory_gb is None else
                             int(fv.device_memory_gb * 2**30)))
   except runner.RunInterrupted as e:

@@ -48,7 +48,8 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_list("workload_max_steps", [], "Per-workload step budgets "
                     "overriding --max_steps, e.g. mlp_mnist=200,cnn_digits=100"
                     ".", flag_values=fv)
-  flags.DEFINE_integer("eval_every", None, "Steps between evaluations.",
+  flags.DEFINE_integer("eval_every", None, "Steps between evaluations, "
+                       "≥ 1 (default: the workload's).",
                        flag_values=fv)
   flags.DEFINE_integer("jobs", 1, "Trials run in parallel (workers, each "
                        "on its own cores).", flag_values=fv)

@@ -16,6 +16,19 @@ import jax
 import numpy as np
 
 
+SHOWN_CHARS = 80
+"""At most this many characters of a value are echoed in a message."""
+
+
+def shown(x: Any, limit: int = SHOWN_CHARS) -> str:
+  """``repr(x)``, cut to ``limit`` characters with its full length named,
+  so a huge value never floods a message or a status file."""
+  text = repr(x)
+  if len(text) <= limit:
+    return text
+  return f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def is_traced(x: Any) -> bool:
   """True for a JAX tracer or array (a value only known inside a program)."""
   return isinstance(x, (jax.core.Tracer, jax.Array))
@@ -52,7 +65,7 @@ def number(name: str, x: Any, *, low: float = -math.inf,
   else:
     what = (f"a number in {'(' if low_open else '['}{low:g}, {high:g}"
             f"{')' if high_open else ']'}")
-  raise ValueError(f"{name} must be {what}, got {x!r}")
+  raise ValueError(f"{name} must be {what}, got {shown(x)}")
 
 
 def positive(name: str, x: Any) -> None:
@@ -71,7 +84,7 @@ def integer(name: str, x: Any, *, low: int | None = None) -> None:
         and (low is None or x >= low))
   if not ok:
     bound = "" if low is None else f" >= {low}"
-    raise ValueError(f"{name} must be an int{bound}, got {x!r}")
+    raise ValueError(f"{name} must be an int{bound}, got {shown(x)}")
 
 
 _KIND_WORDS = {"number": "a number", "int": "an int", "float": "a float",
@@ -106,14 +119,14 @@ def of_kinds(name: str, x: Any, kinds: Iterable[str]) -> None:
     return
   words = [w for k, w in _KIND_WORDS.items() if k in kinds]
   words += sorted(kinds - set(_KIND_WORDS))
-  raise ValueError(f"{name} must be {' or '.join(words)}, got {x!r}")
+  raise ValueError(f"{name} must be {' or '.join(words)}, got {shown(x)}")
 
 
 def one_of(name: str, x: Any, choices: Iterable[Any]) -> None:
   """``x`` is one of ``choices``."""
   choices = tuple(choices)
   if x not in choices:
-    raise ValueError(f"unknown {name} {x!r}: {name} must be one of {choices}")
+    raise ValueError(f"unknown {name} {shown(x)}: {name} must be one of {choices}")
 
 
 def required_extras(transform: str, **extras: Any) -> None:

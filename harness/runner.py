@@ -39,6 +39,7 @@ import datetime
 import math
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -164,16 +165,23 @@ class _StopSignals:
 
   The first signal asks the loop to stop at its next chunk boundary
   (:meth:`check` raises :class:`RunInterrupted` there), so the tables and
-  ``steps_run`` agree; a second signal raises at once.  Handlers are set only
-  in the main thread and not for a signal that is ignored, and the previous
-  ones come back on exit.
+  ``steps_run`` agree.  A second signal raises at once — but Python runs a
+  handler only between bytecodes, so while a compiled chunk executes it
+  would wait for the chunk.  With ``on_second``, a watcher thread woken by
+  the signal itself (``signal.set_wakeup_fd``) calls ``on_second(signum)``
+  at once instead (the command line records the run and exits there).
+  Handlers are set only in the main thread and not for a signal that is
+  ignored, and the previous ones come back on exit.
   """
 
   SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-  def __init__(self):
+  def __init__(self, on_second: Callable[[int], None] | None = None):
     self.signum: int | None = None
     self._previous: dict[int, Any] = {}
+    self._on_second = on_second
+    self._wakeup: tuple[int, int] | None = None
+    self._previous_fd = -1
 
   def __enter__(self) -> "_StopSignals":
     if threading.current_thread() is threading.main_thread():
@@ -183,16 +191,51 @@ class _StopSignals:
           continue
         self._previous[signum] = previous
         signal.signal(signum, self._handle)
+      if self._on_second is not None and self._previous:
+        self._start_watcher()
     return self
 
   def __exit__(self, *exc_info) -> None:
     for signum, previous in self._previous.items():
       signal.signal(signum, previous)
+    if self._wakeup is not None:
+      signal.set_wakeup_fd(self._previous_fd)
+      read_end, write_end = self._wakeup
+      self._wakeup = None
+      os.close(write_end)  # ends the watcher's read
+      os.close(read_end)
+
+  def _start_watcher(self) -> None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    self._wakeup = (read_end, write_end)
+    self._previous_fd = signal.set_wakeup_fd(write_end,
+                                             warn_on_full_buffer=False)
+    caught = {int(s) for s in self._previous}
+
+    def watch():
+      seen = 0
+      while True:
+        try:
+          data = os.read(read_end, 64)
+        except OSError:
+          return
+        if not data:
+          return
+        for signum in data:
+          if signum in caught:
+            seen += 1
+            if seen >= 2:
+              self._on_second(signum)
+              return
+
+    threading.Thread(target=watch, name="edgeperf-stop-signals",
+                     daemon=True).start()
 
   def _handle(self, signum: int, frame: Any) -> None:
     del frame
-    if self.signum is not None:
-      raise RunInterrupted(signum)
+    if self.signum is not None and self._wakeup is None:
+      raise RunInterrupted(signum)  # (with a watcher, it acts instead)
     self.signum = signum
 
   def check(self) -> None:
@@ -228,11 +271,13 @@ class RunPlan:
       per_step = workload.regime.batch_size * sum(
           v[0].nbytes for v in workload.train.values())
       max_chunk = max(1, CHUNK_DATA_BYTES // max(per_step, 1))
-    plan = cls(total=total, eval_every=eval_every or workload.eval_every,
+    plan = cls(total=total, eval_every=(workload.eval_every if eval_every is None
+                                       else eval_every),
                diag_every=diag_every, chunk_mode=chunk_mode or
                workload.chunk_mode, max_chunk=max_chunk)
     _checks.integer("max_steps", plan.total, low=1)
-    _checks.integer("eval_every", plan.eval_every, low=1)
+    _checks.integer("eval_every (steps between evaluations; omit it for "
+                    "the workload's)", plan.eval_every, low=1)
     _checks.integer("diag_every", plan.diag_every, low=0)
     _checks.one_of("chunk_mode", plan.chunk_mode, step_lib.CHUNK_MODES)
     return plan
@@ -583,7 +628,8 @@ def run(workload: base.Workload,
         progress: bool = True,
         programs: programs_lib.ProgramCache | None = None,
         worker: Mapping[str, Any] | None = None,
-        memory_limit_bytes: int | None = None) -> RunResult:
+        memory_limit_bytes: int | None = None,
+        exit_on_second_signal: bool = False) -> RunResult:
   """Trains ``workload`` with a tuner from ``seed`` and records the run.
 
   Args:
@@ -615,6 +661,11 @@ def run(workload: base.Workload,
     memory_limit_bytes: the device memory the run may plan on (default:
       what the device has free, :func:`edgeperf.harness.memory.
       device_limit`).
+    exit_on_second_signal: for a command line: a second SIGINT/SIGTERM
+      records the run as ``interrupted`` and ends the process at once
+      (exit status 128 + signal), without waiting for the compiled chunk
+      under way (whose steps are lost).  Off, a second signal raises
+      :class:`RunInterrupted` when the chunk returns.
 
   Returns:
     A :class:`RunResult`.  An exception inside the run is recorded as status
@@ -630,17 +681,42 @@ def run(workload: base.Workload,
   plan = RunPlan.make(workload, max_steps=max_steps, eval_every=eval_every,
                       chunk_mode=chunk_mode, diag_every=diag_every)
   folder = None if run_dir is None else rundir_lib.RunDir(run_dir)
-  with _StopSignals() as stop, (
+  holder: list[_Run] = []
+  on_second = None
+  if exit_on_second_signal:
+    on_second = lambda signum: _exit_now(holder, signum)
+  with _StopSignals(on_second) as stop, (
       folder.owned() if folder else contextlib.nullcontext()):
-    return _Run(workload, tuner, plan, seed=seed, folder=folder,
-                programs=programs or programs_lib.ProgramCache(),
-                worker=dict(worker or _this_process()),
-                diagnostics_fn=diagnostics_fn,
-                prepare_for_eval=prepare_for_eval,
-                stop_at_target=stop_at_target, progress=progress,
-                stop=stop, memory_limit_bytes=memory_limit_bytes).execute(
-                    hparams=dict(hparams or {}),
-                    submission=dict(submission or {}))
+    the_run = _Run(workload, tuner, plan, seed=seed, folder=folder,
+                   programs=programs or programs_lib.ProgramCache(),
+                   worker=dict(worker or _this_process()),
+                   diagnostics_fn=diagnostics_fn,
+                   prepare_for_eval=prepare_for_eval,
+                   stop_at_target=stop_at_target, progress=progress,
+                   stop=stop, memory_limit_bytes=memory_limit_bytes)
+    holder.append(the_run)
+    return the_run.execute(hparams=dict(hparams or {}),
+                           submission=dict(submission or {}))
+
+
+def _exit_now(holder: list["_Run"], signum: int) -> None:
+  """A second stop signal on a command line: records the run as
+  interrupted (the steps of the chunk under way are lost) and ends the
+  process at once."""
+  message = f"interrupted by a second {_signal_name(signum)}"
+  if holder:
+    status = holder[0].status
+    status.status = rundir_lib.INTERRUPTED
+    message += (f" after {status.steps_run} steps (stopped at once: the "
+                "chunk under way is lost)")
+    status.message = message
+    try:
+      holder[0].write_status()
+    except Exception:  # pylint: disable=broad-except  # exiting regardless
+      pass
+  sys.stderr.write(f"{message}\n")
+  sys.stderr.flush()
+  os._exit(128 + signum)  # pylint: disable=protected-access
 
 
 class _Run:

@@ -65,6 +65,11 @@ class StaleTargetsError(ValueError):
   """The constant baseline does not reach its own stored target."""
 
 
+class ReferenceFailedError(ValueError):
+  """The constant baseline's trial failed (an error, not a missed target);
+  the message carries the trial's own error."""
+
+
 class BenchDirError(ValueError):
   """An output or sweep folder the bench must not use (a regular file, or a
   folder the bench did not make); the message names it."""
@@ -182,6 +187,14 @@ def check_reference(trials: pd.DataFrame, reference: str = REFERENCE
   """Raises :class:`StaleTargetsError` where the reference's first trial
   did not reach its workload's stored target."""
   ref = trials[(trials["submission"] == reference) & (trials["study"] == 0)]
+  failed = [f"{row['workload']}: {row['message'] or row['status']} (see "
+            f"{os.path.join(row['run_dir'], 'status.json')})"
+            for _, row in ref.iterrows() if bool(row["failed"])]
+  if failed:
+    raise ReferenceFailedError(
+        f"the {reference} baseline's trial failed, so nothing can be "
+        f"scored against it: {'; '.join(failed)}; fix its tuned point in "
+        "the tuned-points file")
   stale = []
   for _, row in ref.iterrows():
     if not bool(row["reached"]):

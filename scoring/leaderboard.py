@@ -220,6 +220,17 @@ def load_trial(entry: dict[str, Any],
   return {c: row.get(c, math.nan) for c in _COLUMNS}
 
 
+def _is_a_run(row: Mapping[str, Any]) -> bool:
+  """Whether a row comes from a run: it names its workload, or its folder
+  holds a status.json (an unreadable run is still listed); a folder that
+  merely holds some file called meta.json is not a run."""
+  workload = row.get("workload")
+  if isinstance(workload, str) and workload:
+    return True
+  folder = rundir_lib.RunDir(row["run_dir"])
+  return os.path.exists(folder.file(rundir_lib.STATUS))
+
+
 def load_trials(paths: Iterable[str],
                 targets: Mapping[str, float] | None = None) -> pd.DataFrame:
   """One row per trial found under ``paths``.
@@ -239,9 +250,12 @@ def load_trials(paths: Iterable[str],
   (study 0).
   """
   paths = list(paths)
-  rows = [load_trial(e, targets) for e in find_runs(paths)]
+  rows = [row for row in (load_trial(e, targets) for e in find_runs(paths))
+          if _is_a_run(row)]
   if not rows:
-    raise ValueError(f"no runs found under {list(paths)}")
+    raise ValueError(f"no runs found under {list(paths)} (a run folder "
+                     "holds the status.json and meta.json that edgeperf-run "
+                     "writes)")
   df = pd.DataFrame(rows)
   missing = df["trial"].isna()
   if missing.any():

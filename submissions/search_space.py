@@ -116,7 +116,7 @@ def _parse_spec(name: str, spec: Any, where: str) -> Hyperparameter:
   if not isinstance(spec, dict):
     raise SearchSpaceError(
         f"{where}: hyperparameter {name!r} must be an object such as "
-        f'{{"values": [...]}}, got {spec!r}')
+        f'{{"values": [...]}}, got {_checks.shown(spec)}')
   keys = set(spec)
   if keys == {"value"}:
     return Hyperparameter(name, values=(spec["value"],))
@@ -124,7 +124,7 @@ def _parse_spec(name: str, spec: Any, where: str) -> Hyperparameter:
     values = spec["values"]
     if not isinstance(values, list) or not values:
       raise SearchSpaceError(
-          f"{where}: {name!r}.values must be a non-empty list, got {values!r}")
+          f"{where}: {name!r}.values must be a non-empty list, got {_checks.shown(values)}")
     return Hyperparameter(name, values=tuple(values))
   if keys == {"log2_grid"}:
     grid = spec["log2_grid"]
@@ -137,7 +137,7 @@ def _parse_spec(name: str, spec: Any, where: str) -> Hyperparameter:
       raise SearchSpaceError(
           f"{where}: {name!r}.log2_grid must be "
           '{"base": positive number, "exponents": [lo, hi]} with integer '
-          f"lo <= hi, got {grid!r}")
+          f"lo <= hi, got {_checks.shown(grid)}")
     lo, hi = grid["exponents"]
     return Hyperparameter(
         name, values=tuple(float(grid["base"]) * 2.0**i

@@ -126,6 +126,7 @@ def test_cli_moves_aside_a_run_it_cannot_read(tmp_path, snapshot, steps_csv):
 
 
 SLOW = """
+import os
 import time
 
 import jax
@@ -135,7 +136,9 @@ from edgeperf.submissions.constant import submission as constant
 
 
 def _sleep():
-  time.sleep(0.02)
+  if os.environ.get("SLOW_MARK"):  # tells a test a step is under way
+    open(os.environ["SLOW_MARK"], "w").close()
+  time.sleep(float(os.environ.get("SLOW_STEP_S", "0.02")))
 
 
 def make_tuner(*, learning_rate: float):
@@ -185,3 +188,68 @@ def test_cli_signal_mid_run_records_interrupted(tmp_path, signum):
   assert steps.startswith(started.pop("steps.csv.partial"))
   assert len(pd.read_csv(out / "steps.csv")) == status["steps_run"] < 200
   assert all((out / n).read_bytes() == b for n, b in started.items())
+
+
+@pytest.mark.usefixtures("stop_signals_catchable")
+def test_cli_a_second_signal_stops_at_once(tmp_path):
+  """Mid-chunk (each step sleeps 0.3 s, chunks of 50 steps: 15 s), the
+  first SIGTERM waits for the chunk's end; the second ends the run at once,
+  recorded as interrupted."""
+  sub = tmp_path / "slow"
+  sub.mkdir()
+  (sub / "submission.py").write_text(textwrap.dedent(SLOW))
+  (sub / "search_space.json").write_text(
+      '{"hyperparameters": {"learning_rate": {"values": [0.1]}}}')
+  out = tmp_path / "run"
+  proc = subprocess.Popen(
+      [*COMMAND, "--workload=linreg_digits", f"--submission={sub}",
+       '--hparams={"learning_rate": 0.1}', f"--output_dir={out}",
+       "--max_steps=100", "--eval_every=50", "--chunk_mode=loop",
+       "--noprogress"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(os.environ, SLOW_STEP_S="0.3",
+               SLOW_MARK=str(tmp_path / "stepping")))
+  folder = rundir.RunDir(out)
+  deadline = time.monotonic() + 240
+  while not (tmp_path / "stepping").exists():  # inside the first chunk
+    assert proc.poll() is None and time.monotonic() < deadline, (
+        proc.communicate())
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGTERM)
+  time.sleep(0.5)
+  assert proc.poll() is None  # the first signal waits for the chunk's end
+  sent = time.monotonic()
+  proc.send_signal(signal.SIGTERM)
+  _, stderr = proc.communicate(timeout=120)
+  assert time.monotonic() - sent < 5, stderr  # not the 15 s chunk
+  assert proc.returncode == 128 + signal.SIGTERM, stderr
+  assert "interrupted by a second SIGTERM" in stderr
+  assert "Traceback" not in stderr
+  status = folder.status()
+  assert status["status"] == "interrupted"
+  assert status["message"].startswith("interrupted by a second SIGTERM")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_cli_eval_every_below_one_is_refused_like_the_sweep(tmp_path, value):
+  out = tmp_path / "run"
+  proc = _run(*LINREG, f"--output_dir={out}", f"--eval_every={value}")
+  assert proc.returncode == 2 and "Traceback" not in proc.stderr
+  assert "--eval_every must be an int >= 1" in proc.stderr
+  assert not out.exists()
+  sweep = subprocess.run(
+      [sys.executable, "-m", "edgeperf.cli.sweep",
+       "--workloads=linreg_digits", "--submissions=constant",
+       f"--sweep_dir={tmp_path / 'sw'}", f"--eval_every={value}",
+       "--noprogress"], capture_output=True, text=True, timeout=300)
+  assert sweep.returncode != 0 and "eval_every must be an int >= 1" in (
+      sweep.stderr)
+
+
+def test_cli_output_dir_that_is_a_file_is_refused(tmp_path):
+  path = tmp_path / "a_file"
+  path.write_text("keep me")
+  proc = _run(*LINREG, f"--output_dir={path}",
+              '--hparams={"learning_rate": "fast"}')
+  assert "a file, not a folder" in _one_clear_line(proc)
+  assert path.read_text() == "keep me"

@@ -135,3 +135,44 @@ def test_a_tuned_point_without_hparams_is_named(tmp_path, capsys):
                           f"--tuned_points={tuned}",
                           f"--output_dir={tmp_path / 'out'}"])
   assert "no 'hparams'" in err and not (tmp_path / "out").exists()
+
+
+def test_score_on_a_folder_of_unrelated_files_finds_no_runs(tmp_path,
+                                                             capsys):
+  from edgeperf.cli import score as score_cli  # pylint: disable=g-import-not-at-top
+  junk = tmp_path / "junk"
+  (junk / "sub").mkdir(parents=True)
+  (junk / "sub" / "meta.json").write_text('{"title": "my notes"}')
+  (junk / "readme.txt").write_text("hello")
+  with pytest.raises(SystemExit) as e:
+    score_cli.main(["edgeperf-score", f"--runs={junk}",
+                    f"--output_dir={tmp_path / 'out'}", "--noplots"])
+  err = capsys.readouterr().err
+  assert e.value.code != 0 and "no runs found" in err
+  assert "nan" not in err and "Traceback" not in err
+
+
+def test_a_huge_value_is_cut_short_in_the_message():
+  from edgeperf import _checks  # pylint: disable=g-import-not-at-top
+  huge = "x" * 1_000_000
+  with pytest.raises(ValueError) as e:
+    _checks.positive("learning_rate", huge)
+  assert len(str(e.value)) < 200 and "1,000,002 characters" in str(e.value)
+  assert _checks.shown(0.1) == "0.1"
+
+
+def test_errored_reference_trial_is_told_apart_from_a_missed_target():
+  import pandas as pd  # pylint: disable=g-import-not-at-top
+  row = dict(workload=WL, submission="constant", study=0, reached=False,
+             target=1.0, final_objective=float("nan"), run_dir="/r")
+  errored = pd.DataFrame([dict(row, status="error", failed=True,
+                               message="ValueError: learning_rate must be "
+                               "a number > 0, got 'fast'")])
+  with pytest.raises(bench.ReferenceFailedError) as e:
+    bench.check_reference(errored)
+  assert "learning_rate must be" in str(e.value)
+  assert "/r/status.json" in str(e.value) and "stale" not in str(e.value)
+  missed = pd.DataFrame([dict(row, status="budget_exhausted", failed=False,
+                              message="", final_objective=2.0)])
+  with pytest.raises(bench.StaleTargetsError, match="stale"):
+    bench.check_reference(missed)

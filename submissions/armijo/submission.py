@@ -14,6 +14,7 @@ accepted in full batch, 30 in mini-batch; set ``max_backtracking_steps``).
 
 import optax
 
+from edgeperf import _checks
 from edgeperf.submissions import api
 from edgeperf.submissions.armijo import transform
 
@@ -39,7 +40,7 @@ def make_tuner(*, c: float = 1e-4, delta: float = 0.0,
   """
   if isinstance(c_plus, str):
     if c_plus.strip().lower() not in _INFINITY:
-      raise ValueError(f"c_plus must be a number or 'inf', got {c_plus!r}")
+      raise ValueError(f"c_plus must be a number or 'inf', got {_checks.shown(c_plus)}")
     c_plus = float("inf")
   return optax.chain(
       api.base_direction(base_optimizer),

@@ -55,7 +55,7 @@ def scale_by_learning_rate_schedule(
   """w_{t+1} = w_t + schedule(t) u_t, the rate exposed in TunerStats."""
   if not callable(schedule):
     raise ValueError(f"schedule must be callable step -> rate, got "
-                     f"{schedule!r}")
+                     f"{_checks.shown(schedule)}")
 
   def init(params):
     del params
