@@ -6,8 +6,10 @@ in order, the parts of :mod:`edgeperf.benchmarks.device_parts` — the machine
 table (``tuner_cost``), the paper presets' constant and CDAT steps on
 synthetic batches (``paper_steps``), the mini-batch pipeline ratio
 (``pipeline``) and constant vs CDAT time to target (``time_to_target``) —
-each in its own process under its own time limit (:data:`DEVICE_LIMITS_S`),
-all under a total limit (``--total_s``, 8 minutes by default).  A part that
+each in a forked process (this one has imported everything and initialised
+no device; the fork needs no second import) under its own time limit
+(:data:`DEVICE_LIMITS_S`), all under a total limit (``--total_s``, 8
+minutes by default).  A part that
 runs past its limit, or past what is left of the total, is stopped (SIGTERM
 to its process group, then SIGKILL) and keeps every item it finished; a
 part that fails is recorded with its last line and the next one runs.
@@ -67,26 +69,20 @@ MIN_PART_S = 3.0
 """A part is skipped when less than this is left of the total."""
 KILL_GRACE_S = 5.0
 """Seconds between SIGTERM and SIGKILL of a stopped part."""
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-"""The repository: the parts run there (the profile is a test file)."""
 PROG = "device_check"
 
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-  """One part: what measures it and where it writes.
-
-  Exactly one of ``argv`` (a command run as a new process: the profile's
-  pytest) and ``target`` (a function run in a forked copy of this process,
-  which has imported everything already and initialised no device).
-  """
+  """One part: the function that measures it, run in a forked copy of this
+  process (which has imported everything and initialised no device), and
+  where it writes."""
 
   name: str
   limit_s: float  # its own time limit
   rows_path: str  # JSON lines it appends, one per finished item
   log_path: str  # its stdout and stderr
-  argv: tuple[str, ...] | None = None
-  target: Callable[[], None] | None = None
+  target: Callable[[], None]  # the measurement
   collect: Callable[["Part"], list[dict[str, Any]]] | None = None
   # reads the part's rows after it ends (default: the JSON lines)
 
@@ -149,29 +145,16 @@ def _forked(target: Callable[[], None], log_path: str) -> None:
 
 
 class _Child:
-  """A running part: a subprocess or a forked process, one interface."""
+  """A part running in a forked process (its own process group)."""
 
   def __init__(self, part: Part):
-    if part.argv is not None:
-      with open(part.log_path, "w") as log:
-        self._popen = subprocess.Popen(
-            part.argv, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
-      self.pid = self._popen.pid
-    else:
-      self._popen = None
-      self._process = multiprocessing.get_context("fork").Process(
-          target=_forked, args=(part.target, part.log_path))
-      self._process.start()
-      self.pid = self._process.pid
+    self._process = multiprocessing.get_context("fork").Process(
+        target=_forked, args=(part.target, part.log_path))
+    self._process.start()
+    self.pid = self._process.pid
 
   def wait(self, timeout: float | None) -> int | None:
     """The exit status, or None if still running after ``timeout``."""
-    if self._popen is not None:
-      try:
-        return self._popen.wait(timeout=timeout)
-      except subprocess.TimeoutExpired:
-        return None
     self._process.join(timeout)
     return self._process.exitcode
 
@@ -181,8 +164,11 @@ class _Child:
                       (signal.SIGKILL, None)):
       try:
         os.killpg(self.pid, sig)
-      except ProcessLookupError:
-        pass
+      except ProcessLookupError:  # stopped before its setsid
+        try:
+          os.kill(self.pid, sig)
+        except ProcessLookupError:
+          pass
       if self.wait(wait) is not None:
         return
 
@@ -298,16 +284,18 @@ def slug(env_rows: list[dict[str, Any]], tiny: bool) -> str:
 
 def make_parts(names: Sequence[str], limits: dict[str, float], *, tiny: bool,
                work_dir: str) -> list[Part]:
-  """The :class:`Part` of each name (``profile`` runs pytest)."""
+  """The :class:`Part` of each name, each a forked function (``profile``
+  runs pytest in its fork)."""
   from edgeperf.benchmarks import device_report  # pylint: disable=g-import-not-at-top
   out = []
   for name in names:
     rows = os.path.join(work_dir, f"{name}.jsonl")
     log = os.path.join(work_dir, f"{name}.log")
-    if name == "profile":
+    if name == "profile":  # rows: pytest-benchmark's JSON
+      rows = os.path.join(work_dir, "profile.json")
       out.append(Part(name, limits[name], rows, log,
-                      argv=device_report.profile_argv(
-                          tiny, os.path.join(work_dir, "profile.json")),
+                      target=functools.partial(device_report.run_profile,
+                                               tiny, rows),
                       collect=device_report.profile_rows))
     else:
       out.append(Part(name, limits[name], rows, log, target=functools.partial(

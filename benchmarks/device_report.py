@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from typing import Any, Sequence
 
 from edgeperf import _jsonio
@@ -26,24 +25,37 @@ PROFILE_TEST = os.path.join(REPO, "tests", "benchmarks",
                             "test_denominator_cost.py")
 
 
-def profile_argv(tiny: bool, json_path: str) -> tuple[str, ...]:
-  """``make profile``'s pytest run, saving its JSON to ``json_path``."""
+def profile_args(tiny: bool, json_path: str) -> list[str]:
+  """``make profile``'s pytest arguments, saving its JSON to ``json_path``."""
   sizes = device_parts.TINY if tiny else device_parts.DEVICE
-  argv = [sys.executable, "-m", "pytest", PROFILE_TEST,
-          "--benchmark-enable", "--benchmark-only", "-p", "no:cacheprovider",
-          f"--benchmark-json={json_path}",
+  args = [PROFILE_TEST, "--benchmark-enable", "--benchmark-only", "-q",
+          "-p", "no:cacheprovider", f"--benchmark-json={json_path}",
           f"--benchmark-min-rounds={sizes.profile_rounds}"]
   if sizes.profile_filter:
-    argv += ["-k", sizes.profile_filter, "--benchmark-max-time=0.01",
+    args += ["-k", sizes.profile_filter, "--benchmark-max-time=0.01",
              "--benchmark-warmup=off"]
-  return tuple(argv)
+  return args
+
+
+def run_profile(tiny: bool, json_path: str) -> None:
+  """Runs the profile under pytest in this process (the device check's
+  forked part: the modules are imported already).
+
+  Raises:
+    RuntimeError: pytest did not pass (its exit code).
+  """
+  import pytest  # pylint: disable=g-import-not-at-top  # only here
+  os.chdir(REPO)  # the repository's pytest configuration
+  code = pytest.main(profile_args(tiny, json_path))
+  if code != 0:
+    raise RuntimeError(f"the profile's pytest run exited with {int(code)}")
 
 
 def profile_rows(part: Any) -> list[dict[str, Any]]:
-  """The profile's pytest-benchmark JSON as one row (none if unwritten)."""
-  path = os.path.join(os.path.dirname(part.rows_path), "profile.json")
+  """The profile's pytest-benchmark JSON (its ``rows_path``, removed before
+  the part starts) as one row; none if it was not written."""
   try:
-    with open(path) as f:
+    with open(part.rows_path) as f:
       data = json.load(f)
     render_profile.collect(data)  # holds profile benchmarks
   except (OSError, ValueError):
