@@ -22,12 +22,15 @@ Parts:
 * ``pipeline``: the mini-batch input pipeline's steps/s ÷ a device-resident
   batch's (:func:`edgeperf.benchmarks.pipeline.measure`).
 * ``time_to_target``: constant-lr vs CDAT harness runs to a target on the
-  embedded workloads, each at its tuned point (``protocol/tuned_points.json``).
+  embedded workloads: the constant at the rate that set the target (stored,
+  or set here by the target procedure), CDAT at its tuned points
+  (``protocol/tuned_points.json``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable
 
 from edgeperf.benchmarks import pipeline
@@ -151,46 +154,58 @@ def pipeline_part(sizes: Sizes, emit: Emit) -> None:
                         repeats=sizes.pipeline_repeats, use_grain=False))
 
 
-SUBMISSIONS = ("constant", "cdat", "cdat_amortised")
-"""Timed to target (those with a tuned point on the workload)."""
+TUNED = ("cdat", "cdat_amortised")
+"""Timed to target at their tuned points (where the workload has one)."""
 
 
-def _target(wl, constant, seed: int, cache) -> tuple[float, str]:
-  """The workload's stored target, or else the tuned constant rate's own
-  score at the step hint (:func:`edgeperf.protocol.targets.horizon_score`
-  of a run to ``step_hint``, no early stop): the stored targets' rule,
-  with the grid narrowed to the tuned rate."""
-  if wl.target_train_loss is not None:
-    return wl.target_train_loss, "stored (workloads/targets.json)"
-  result = runner.run(wl, constant, seed=seed, max_steps=wl.step_hint,
-                      stop_at_target=False, progress=False, programs=cache)
-  return (targets.horizon_score(result.steps["objective"]),
-          "tuned constant's score at the step hint, on this device")
+def target_and_rate(wl) -> tuple[float | None, float | None, str]:
+  """``(target, constant rate that set it, where it came from)``: the
+  stored target of the preset, or else one set here by the stored targets'
+  own procedure (:func:`edgeperf.protocol.targets.grid_scores`: the best
+  constant rate's mean objective over its last 5 iterates before the step
+  hint, seed 0) — rates tuned on a smaller preset can diverge on a larger
+  one.  ``(None, None, why)`` when every rate of the grid diverged."""
+  info = wl.target_info or {}
+  if wl.target_train_loss is not None and "best_learning_rate" in info:
+    return (wl.target_train_loss, float(info["best_learning_rate"]),
+            "stored (workloads/targets.json)")
+  scores = targets.grid_scores(wl, progress=False)
+  finite = {lr: s for lr, s in scores.items() if math.isfinite(s)}
+  if not finite:
+    return None, None, "none: every rate of the constant grid diverged"
+  best = min(finite, key=finite.get)
+  return (finite[best], best, "set here: the constant grid's best "
+          "(protocol/targets.py)")
 
 
 def time_to_target_part(sizes: Sizes, emit: Emit) -> None:
-  """Constant-lr vs CDAT time to target, each at its tuned point."""
+  """Constant-lr (at the rate that set the target, seed 0) vs CDAT (at its
+  tuned points) time to target, harness runs."""
   points = tuning.read()["points"]
   for name in sizes.target_workloads:
     _progress("time_to_target", f"{name}/{sizes.target_size}")
     wl = registry.get(name, size=sizes.target_size)
-    cache = programs.ProgramCache()
-    specs, seeds = {}, {}
-    for sub in [s for s in SUBMISSIONS if s in points[name]]:
-      point = points[name][sub]
-      specs[sub] = loader.load(sub).spec(
-          point["hparams"], num_steps=wl.step_budget,
-          unroll_loops=wl.unroll_inner_loops)
-      seeds[sub] = int(point["seed"])
-    target, source = _target(wl, specs["constant"], seeds["constant"], cache)
+    target, rate, source = target_and_rate(wl)
+    if target is None:
+      emit({"workload": wl.key, "target": None, "target_source": source,
+            "runs": {}})
+      continue
+    points_here = {"constant": {"hparams": {"learning_rate": rate,
+                                            "base_optimizer": "gd"},
+                                "seed": 0}}
+    points_here.update({s: points[name][s] for s in TUNED
+                        if s in points.get(name, {})})
     scored = dataclasses.replace(wl, target_train_loss=target,
                                  target_info={"source": source})
-    runs = {}
-    for sub, spec in specs.items():
-      result = runner.run(scored, spec, seed=seeds[sub], progress=False,
-                          programs=cache)
-      runs[sub] = {**result.summary(),
-                   "hparams": points[name][sub]["hparams"]}
+    cache, runs = programs.ProgramCache(), {}
+    for sub, point in points_here.items():
+      spec = loader.load(sub).spec(point["hparams"],
+                                   num_steps=wl.step_budget,
+                                   unroll_loops=wl.unroll_inner_loops)
+      result = runner.run(scored, spec, seed=int(point["seed"]),
+                          progress=False, programs=cache)
+      runs[sub] = {**result.summary(), "hparams": point["hparams"],
+                   "seed": int(point["seed"])}
     emit({"workload": wl.key, "target": target, "target_source": source,
           "runs": runs})
 
@@ -201,4 +216,4 @@ PARTS: dict[str, Callable[[Sizes, Emit], None]] = {
     "pipeline": pipeline_part,
     "time_to_target": time_to_target_part,
 }
-"""The parts run in-process by ``device_check --part=NAME``."""
+"""The parts :mod:`edgeperf.benchmarks.device_check` runs in forks."""

@@ -139,12 +139,15 @@ def _time_to_target(rows, tiny) -> list[str]:
   for sub in subs:
     head += [f"{sub}: status", "steps", "time to target s"]
   head += ["constant ÷ cdat time"]
-  lines = ["Harness runs (`runner.run`) of each submission at its tuned "
-           "point (`protocol/tuned_points.json`, tuned on the `small` "
-           "presets) with the seed it was tuned with.", "",
+  lines = ["Harness runs (`runner.run`): `constant` at the rate that set "
+           "the target (seed 0), `cdat` and `cdat_amortised` at their tuned "
+           "points (`protocol/tuned_points.json`, tuned on the `small` "
+           "presets) with their tuned seeds.", "",
            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for row in rows:
-    cells = [row["workload"], f"{row['target']:.6g}", row["target_source"]]
+    target = row["target"]
+    cells = [row["workload"], "–" if target is None else f"{target:.6g}",
+             row["target_source"]]
     for sub in subs:
       r = row["runs"].get(sub, {})
       cells += [r.get("status", "–"), str(r.get("target_step", "–")),

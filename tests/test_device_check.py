@@ -147,3 +147,32 @@ def test_the_command_writes_what_finished_and_names_what_did_not(tmp_path):
   assert "| paper_steps | timed_out | 1 |" in text
   assert "Nothing finished (timed_out: stopped at its 1 s limit)" in text
   assert os.path.basename(js) in text  # the report links the raw JSON
+
+
+@pytest.mark.slow
+def test_a_preset_without_a_stored_target_gets_the_grid_procedures():
+  """The time-to-target part's target where none is stored: the constant
+  grid's best score at the step hint (protocol/targets.py), with its rate."""
+  import dataclasses
+  from edgeperf import workloads
+  from edgeperf.harness import runner
+  from edgeperf.protocol import targets
+  from edgeperf.submissions import loader
+  wl = dataclasses.replace(workloads.get("linreg_digits"),
+                           target_train_loss=None, target_info=None,
+                           step_hint=10)
+  target, rate, source = device_parts.target_and_rate(wl)
+  assert source.startswith("set here")
+  constant = loader.load("constant")
+  grid = [h for h in constant.search_space.hyperparameters
+          if h.name == "learning_rate"][0].values
+  assert rate in grid
+
+  def score(lr):
+    result = runner.run(wl, constant.spec({"learning_rate": lr,
+                                           "base_optimizer": "gd"}),
+                        max_steps=10, stop_at_target=False, progress=False)
+    return targets.horizon_score(result.steps["objective"])
+
+  assert score(rate) == pytest.approx(target, rel=1e-6)
+  assert score(grid[0]) >= target  # the smallest rate does no better
