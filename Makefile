@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test bench tune targets overhead tuner-cost profile lanczos eos-figure reproduce pipeline paper-memory clean
+.PHONY: install test bench tune targets overhead tuner-cost profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ pipeline: $(STAMP)
 # (abstract shapes: no data needed); writes docs/paper-memory-<platform>.md.
 paper-memory: $(STAMP)
 	$(PY) -m edgeperf.benchmarks.paper_memory --sizes=small,paper --output=docs/paper-memory-$$($(PY) -c "import jax; print(jax.default_backend())").md
+
+# Every accelerator measurement in one unattended command (8 min on one
+# H100): profile, tuner cost, paper-preset steps on synthetic data, pipeline,
+# time to target; writes docs/device-check-<device>.md and .json.  See
+# docs/device-check.md.  On a CPU: make device-check DEVICE_CHECK_FLAGS=--tiny
+device-check: $(STAMP)
+	$(PY) -m edgeperf.benchmarks.device_check $(DEVICE_CHECK_FLAGS)
 
 clean:
 	rm -rf $(VENV) results .benchmarks

@@ -106,9 +106,11 @@ def steady_start(tx: Any) -> int:
 
 
 def measure_workload(workload_name: str, variants: Sequence[tuple], *,
-                     repeats: int, steps: int) -> dict[str, dict[str, float]]:
-  """Median cost ratios (and mean extra evaluations) of ``variants``."""
-  wl = registry.get(workload_name)
+                     repeats: int, steps: int, size: str = "small"
+                     ) -> dict[str, dict[str, float]]:
+  """Median cost ratios (and mean extra evaluations) of ``variants`` on
+  ``workload_name`` at preset ``size``."""
+  wl = registry.get(workload_name, size=size)
   builders = {label: (lambda s=submission, h=hparams:
                       build(s, h, wl.unroll_inner_loops))
               for label, submission, hparams, _ in variants}
@@ -124,8 +126,16 @@ def measure_transforms(wl: base.Workload,
   ``wl`` (from :func:`edgeperf.workloads.registry.get`), each timed in
   interleaved pairs against the constant-lr reference.  A builder that
   raises ``ValueError`` (e.g. an estimator with no rule for f) gets a NaN
-  ratio and the error."""
-  params = wl.init(jax.random.PRNGKey(0))
+  ratio and the error.
+
+  Each result also holds ``step_s`` and ``reference_step_s`` (median
+  seconds per step of the variant and of the reference over its pairs),
+  ``memory`` and ``reference_memory`` (XLA's memory analysis of the
+  compiled chunk, :class:`~edgeperf.harness.step.CompiledChunk`, as a
+  dict, or None) and ``compile_s``."""
+  # A typed key (the same parameters as PRNGKey(0)): the paper presets'
+  # init is compiled ahead of time for one.
+  params = wl.init(jax.random.key(0))
   batch = wl.full_train_batch()
 
   def compile_chunk(tx):
@@ -153,15 +163,29 @@ def measure_transforms(wl: base.Workload,
   ref_chunk, ref_params, ref_state = warm(ref_chunk, ref_state)
   compiled = {label: warm(*c) for label, c in compiled.items()}
   ratios: dict[str, list[float]] = {label: [] for label in compiled}
+  times: dict[str, list[tuple[float, float]]] = {label: [] for label in
+                                                 compiled}
   evals: dict[str, float] = {}
   for _ in range(repeats):
     for label, (chunk, start, state) in compiled.items():
       t_ref, _ = _timed(ref_chunk, ref_params, ref_state, batch)
       t_var, records = _timed(chunk, start, state, batch)
       ratios[label].append(t_var / t_ref)
+      times[label].append((t_var, t_ref))
       evals[label] = float(sum(
           np.mean(np.asarray(records[k])) for k in api.EVAL_COUNTERS))
-  out = {label: {"ratio": statistics.median(r), "evals": evals[label]}
+
+  def analysis(chunk):
+    return None if chunk.memory is None else chunk.memory.as_dict()
+
+  out = {label: {
+      "ratio": statistics.median(r), "evals": evals[label],
+      "step_s": statistics.median(t for t, _ in times[label]) / steps,
+      "reference_step_s": statistics.median(t for _, t in times[label])
+                          / steps,
+      "memory": analysis(compiled[label][0]),
+      "reference_memory": analysis(ref_chunk),
+      "compile_s": compiled[label][0].compile_s}
          for label, r in ratios.items()}
   return {**out, **failed}
 

@@ -677,7 +677,10 @@ def run(workload: base.Workload,
     edgeperf.harness.memory.InsufficientMemoryError: the run would not fit
       the device (XLA's memory analysis of its first chunk, compiled before
       anything is allocated); recorded as ``error`` with 0 steps.
+    edgeperf.workloads.base.SyntheticDataError: the workload's data are
+      synthetic (cost measurement only); nothing is written.
   """
+  base.require_real_data(workload, "a harness run (it scores)")
   plan = RunPlan.make(workload, max_steps=max_steps, eval_every=eval_every,
                       chunk_mode=chunk_mode, diag_every=diag_every)
   folder = None if run_dir is None else rundir_lib.RunDir(run_dir)

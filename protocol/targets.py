@@ -30,6 +30,7 @@ from edgeperf.harness import fingerprint
 from edgeperf.harness import programs
 from edgeperf.harness import runner
 from edgeperf.submissions import loader
+from edgeperf.workloads import base
 from edgeperf.workloads import registry
 from edgeperf.workloads import targets_file as targets_file_lib
 
@@ -51,7 +52,13 @@ def horizon_score(objective: Sequence[float],
 
 def grid_scores(workload, *, seed: int = 0, base_optimizer: str = "gd",
                 progress: bool = True) -> dict[float, float]:
-  """Score of every learning rate of the constant grid (inf if diverged)."""
+  """Score of every learning rate of the constant grid (inf if diverged).
+
+  Raises:
+    edgeperf.workloads.base.SyntheticDataError: synthetic data (a target
+      on random examples means nothing).
+  """
+  base.require_real_data(workload, "setting a target")
   constant = loader.load("constant")
   lrs = [h for h in constant.search_space.hyperparameters
          if h.name == "learning_rate"][0].values

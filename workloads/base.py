@@ -60,6 +60,23 @@ class Regime:
 FULL_BATCH = Regime("full_batch")
 
 
+class SyntheticDataError(ValueError):
+  """A run that scores or sets a target was given synthetic data."""
+
+
+def require_real_data(workload: "Workload", what: str) -> None:
+  """Refuses ``workload`` for ``what`` (e.g. ``a harness run``) when its
+  data are synthetic: a loss on random examples scores nothing.
+
+  Raises:
+    SyntheticDataError: one line naming the workload and what to use.
+  """
+  if workload.synthetic:
+    raise SyntheticDataError(
+        f"{workload.key}: synthetic data are for cost measurement only; "
+        f"{what} needs the real data (data_source='tfds')")
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Workload:
   """A standard workload. Construct through :func:`edgeperf.workloads.get`.
@@ -92,6 +109,10 @@ class Workload:
       a deep net compile slowly under the default
       ``jax_threefry_partitionable`` (13–23 s for the small ResNet34 on a
       2-core CPU, 2.6 s at level 0), and ``init`` runs once per run.
+    synthetic: the data are random examples of the right shapes
+      (:func:`edgeperf.workloads.paper_presets.synthetic`): the workload
+      measures what a step costs and nothing else; every run that scores or
+      sets a target refuses it (:func:`require_real_data`).
     reference_memory: record in ``meta.json`` XLA's memory analysis of one
       constant-lr and one CDAT (jvp-of-jvp) step on this workload, whatever
       the run's tuner (the paper presets: what curvature costs in memory).
@@ -116,6 +137,7 @@ class Workload:
   description: str = ""
   init_compiler_options: Mapping[str, Any] | None = None
   reference_memory: bool = False
+  synthetic: bool = False
 
   def __post_init__(self):
     _checks.one_of(f"{self.name} loss_type", self.loss_type, LOSS_TYPES)

@@ -21,6 +21,12 @@ No targets are stored for these presets: a run without one ends
 ``completed`` (``edgeperf-set-targets --workloads=... --size=...``, with
 ``TFDS_DATA_DIR`` pointing at the data, sets them on the machine that will
 be scored).
+
+Data sources (:data:`DATA_SOURCES`): ``tfds`` (the paper's data) or
+``synthetic`` (:func:`synthetic`: random examples of the right shapes and
+dtypes, for measuring what a step costs on a machine without the data; a
+workload built on them is marked ``synthetic`` and every run that scores or
+sets a target refuses it, :func:`edgeperf.workloads.base.require_real_data`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from edgeperf.workloads import datasets
 from edgeperf.workloads import paper_models
 
 SIZES = ("small", "paper")
+DATA_SOURCES = ("tfds", "synthetic")
 INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 """How the paper models' ``init`` is compiled (see ``Workload.init``)."""
 
@@ -202,6 +209,29 @@ def abstract(p: Preset, *, mini_batch: bool, vocab_size: int = 65
   classes = vocab_size if p.dataset == "tiny_shakespeare" else 10
   return (_abstract_split(p, num_train), _abstract_split(p, p.num_eval),
           classes)
+
+
+def synthetic(p: Preset, *, mini_batch: bool, seed: int = 0,
+              vocab_size: int = 65
+              ) -> tuple[datasets.Arrays, datasets.Arrays, int]:
+  """:func:`abstract`'s shapes filled with random examples (seeded, so the
+  same every time): pixels uniform in [0, 1), labels and characters
+  uniform over the classes.  For cost measurement only: a loss on them
+  means nothing.  ``vocab_size``: Tiny Shakespeare's 65 symbols."""
+  rng = np.random.default_rng(seed)
+  train, evals, classes = abstract(p, mini_batch=mini_batch,
+                                   vocab_size=vocab_size)
+
+  def fill(split: datasets.Arrays) -> datasets.Arrays:
+    inputs, targets = split["inputs"], split["targets"]
+    if inputs.dtype == np.int32:  # character blocks
+      drawn = rng.integers(0, classes, inputs.shape, np.int32)
+    else:
+      drawn = rng.random(inputs.shape, np.float32)
+    return {"inputs": drawn,
+            "targets": rng.integers(0, classes, targets.shape, np.int32)}
+
+  return fill(train), fill(evals), classes
 
 
 def build(name: str, size: str, data_dir: str | None, *, mini_batch: bool,

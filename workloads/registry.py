@@ -199,7 +199,8 @@ def sizes(name: str) -> tuple[str, ...]:
 
 def get(name: str, *, size: str = "small", batch_size: int | None = None,
         data_dir: str | None = None, weight_decay: float = 1e-5,
-        targets_path: str = targets_file.TARGETS_FILE) -> base.Workload:
+        targets_path: str = targets_file.TARGETS_FILE,
+        data_source: str = "tfds") -> base.Workload:
   """Builds a workload preset.
 
   Args:
@@ -210,24 +211,41 @@ def get(name: str, *, size: str = "small", batch_size: int | None = None,
     data_dir: TFDS data directory (TFDS workloads only).
     weight_decay: coefficient of (1/2)‖w‖² (1e-5 as in the paper).
     targets_path: where stored targets are read from.
+    data_source: ``tfds`` (the data the preset names) or, for the paper
+      presets only, ``synthetic``: random examples of the right shapes
+      (:func:`edgeperf.workloads.paper_presets.synthetic`), for cost
+      measurement; the workload is marked ``synthetic``, has no target, and
+      every run that scores or sets a target refuses it.
 
   Raises:
-    ValueError: unknown name or size; bad batch size.
+    ValueError: unknown name, size or data source; synthetic data for a
+      workload that is not a paper preset; bad batch size.
     edgeperf.workloads.datasets.DataUnavailableError: TFDS data missing.
   """
   _checks.one_of("size", size, sizes(name))
+  _checks.one_of("data source", data_source, paper_presets.DATA_SOURCES)
+  synthetic = data_source == "synthetic"
+  if synthetic and name not in PAPER:
+    raise ValueError(f"synthetic data are for the paper presets "
+                     f"{list(PAPER)}; {name} has its own data")
   regime = (base.FULL_BATCH if batch_size is None else
             base.Regime("mini_batch", batch_size))
   if name in PAPER:
+    mini_batch = batch_size is not None
+    data = (paper_presets.synthetic(paper_presets.preset(name, size),
+                                    mini_batch=mini_batch)
+            if synthetic else None)
     preset = paper_presets.build(name, size, data_dir,
-                                 mini_batch=batch_size is not None)
+                                 mini_batch=mini_batch, data=data)
   else:
     preset = _PRESETS[name](size, data_dir)
+  if synthetic:
+    preset["description"] += " (synthetic data: cost measurement only)"
   key = f"{name}/{size}/{regime.label}"
-  stored = targets_file.load(targets_path).get(key)
+  stored = None if synthetic else targets_file.load(targets_path).get(key)
   target = None if stored is None else float(stored["target_train_loss"])
   if weight_decay != 1e-5 and stored is not None:
     target, stored = None, None  # a target is only valid for its objective
   return base.Workload(name=name, size=size, regime=regime,
                        weight_decay=weight_decay, target_train_loss=target,
-                       target_info=stored, **preset)
+                       target_info=stored, synthetic=synthetic, **preset)
