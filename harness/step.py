@@ -140,7 +140,7 @@ class CompiledChunk:
   ``memory`` XLA's memory analysis of the compiled program (the larger of
   the plain and refresh steps in ``loop`` mode), or None.  ``warm`` says
   whether it has run once (a program's first execution pays a one-time
-  cost, :data:`edgeperf.harness.runner.REPEAT_FIRST_CALL_S`).  The example
+  cost, :data:`edgeperf.harness.trainer.REPEAT_FIRST_CALL_S`).  The example
   arguments may be ``jax.ShapeDtypeStruct``s (with their shardings):
   compiling allocates nothing.
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from edgeperf.harness import reach
-from edgeperf.harness import runner
+from edgeperf.harness import run_plan
+from edgeperf.harness import run_status
 
 
 def test_first_reach_is_first_crossing_after_finite_values():
@@ -38,7 +39,7 @@ def test_reach_watch_matches_first_reach_over_pieces():
 
 
 def test_plan_chunks_end_at_every_evaluation_and_diagnostic():
-  plan = runner.RunPlan(total=25, eval_every=10, diag_every=4,
+  plan = run_plan.RunPlan(total=25, eval_every=10, diag_every=4,
                         chunk_mode="scan")
   ends = [end for _, end in plan.chunks()]
   assert ends == [4, 8, 10, 12, 16, 20, 24, 25]
@@ -58,8 +59,8 @@ def test_plan_chunks_end_at_every_evaluation_and_diagnostic():
     ({}, None, "completed"),
 ])
 def test_final_status_rule(changes, target, expected):
-  run = runner.RunStatus(steps_run=10, **changes)
-  status, message = runner.final_status(run, target=target, budget=10,
+  run = run_status.RunStatus(steps_run=10, **changes)
+  status, message = run_status.final_status(run, target=target, budget=10,
                                         key="w/small/full")
   assert status == expected
   if "diverged_at" in changes:
@@ -71,8 +72,8 @@ def test_final_status_rule(changes, target, expected):
 def test_bad_plan_is_refused_with_the_name(get_workload):
   w = get_workload("linreg_digits")
   with pytest.raises(ValueError, match="max_steps must be an int >= 1"):
-    runner.RunPlan.make(w, max_steps=0, eval_every=None, chunk_mode=None,
+    run_plan.RunPlan.make(w, max_steps=0, eval_every=None, chunk_mode=None,
                         diag_every=0)
   with pytest.raises(ValueError, match="unknown chunk_mode 'fast'"):
-    runner.RunPlan.make(w, max_steps=5, eval_every=None, chunk_mode="fast",
+    run_plan.RunPlan.make(w, max_steps=5, eval_every=None, chunk_mode="fast",
                         diag_every=0)

@@ -16,6 +16,7 @@ from edgeperf import workloads
 from edgeperf.harness import programs
 from edgeperf.harness import rundir
 from edgeperf.harness import runner
+from edgeperf.harness import trainer as trainer_lib
 from edgeperf.submissions import api
 from edgeperf.submissions import loader
 from edgeperf.submissions.constant import ConstantLRState
@@ -104,8 +105,8 @@ def test_a_loop_mode_chunk_stops_at_the_time_budget(get_workload):
     w = get_workload(name)
     plan = runner.RunPlan.make(w, max_steps=10, eval_every=10,
                                chunk_mode=mode, diag_every=0)
-    trainer = runner._Trainer(w, _gd(0.1), 0, plan,  # pylint: disable=protected-access
-                              programs.ProgramCache())
+    trainer = trainer_lib.Trainer(w, _gd(0.1), 0, plan,
+                                  programs.ProgramCache())
     trainer.start()
     trainer.step_s = 1.0  # as if the last chunk's steps took 1 s each
     recs, _ = trainer.run_chunk(0, 10, remaining_s=1e-9)
