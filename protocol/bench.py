@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from edgeperf.harness.sweep import runs as sweep
+from edgeperf.harness.sweep import trial as trial_lib
 from edgeperf.scoring import leaderboard
 from edgeperf.scoring import report
 from edgeperf.protocol import tuning
@@ -153,7 +154,7 @@ def tuned_plan(points: Mapping[str, Mapping[str, Any]], *,
         continue
       where = loader.locate(sub)
       for study in studies:
-        trials.append(sweep.trial_entry(
+        trials.append(trial_lib.Trial(
             workload=workload, submission=sub, name=where.name,
             ruleset="tuned", study=study, trial=0,
             seed=int(point.get("seed", 0)),
@@ -310,8 +311,8 @@ def run_bench(*, output_dir: str, sweep_dir: str,
     # Study-major order: a pair's second repeat starts after its first
     # has compiled, and loads that program from the shared cache.
     more["trials"] = sorted((t for t in more["trials"]
-                             if (t["workload"], t["submission"]) in pairs),
-                            key=lambda t: t["study"])
+                             if (t.workload, t.submission) in pairs),
+                            key=lambda t: t.study)
     if more["trials"]:
       again = os.path.join(sweep_dir, "repeats")
       outcomes += sweep.run_plan(again, more, jobs=jobs, executor=executor,

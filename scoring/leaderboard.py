@@ -84,14 +84,11 @@ def find_runs(paths: Iterable[str]) -> list[dict[str, Any]]:
   def visit(path: str) -> None:
     sweep_file = os.path.join(path, sweep_lib.SWEEP_FILE)
     if os.path.exists(sweep_file):
-      plan = _jsonio.read_json(sweep_file)
-      if not isinstance(plan, dict) or "trials" not in plan:
-        raise ValueError(f"{sweep_file}: not a sweep plan (no 'trials')")
-      for t in plan["trials"]:
-        add({"run_dir": os.path.join(path, t["run_dir"]),
-             "workload": t["workload"], "submission": t["name"],
-             "study": t["study"], "trial": t["trial"], "seed": t["seed"],
-             "hparams": t["hparams"]})
+      for t in sweep_lib.read_plan(sweep_file)["trials"]:
+        add({"run_dir": os.path.join(path, t.run_dir),
+             "workload": t.workload, "submission": t.name,
+             "study": t.study, "trial": t.trial, "seed": t.seed,
+             "hparams": t.hparams})
       return
     if _is_run_dir(path):
       add({"run_dir": path, "workload": None, "submission": None,

@@ -97,11 +97,10 @@ def test_every_repeat_runs_the_tuned_trial_again(tmp_path):
   points[WL]["constant"]["seed"] = 1234
   plan = bench.tuned_plan(points, workloads=[WL], submissions=["constant"],
                           studies=[1, 2], budget_factor=1.5)
-  assert [t["seed"] for t in plan["trials"]] == [1234, 1234]
-  assert all(t["inject"] is False for t in plan["trials"])
-  assert [t["study"] for t in plan["trials"]] == [1, 2]
-  assert all(t["hparams"] == {"learning_rate": 0.128}
-             for t in plan["trials"])
+  assert [t.seed for t in plan["trials"]] == [1234, 1234]
+  assert all(t.inject is False for t in plan["trials"])
+  assert [t.study for t in plan["trials"]] == [1, 2]
+  assert all(t.hparams == {"learning_rate": 0.128} for t in plan["trials"])
 
 
 def test_only_runs_that_reached_are_repeated():

@@ -208,7 +208,7 @@ def test_a_different_sweep_names_what_differs(tmp_path):
   os.makedirs(sweep_dir)
   first = sweep.make_plan(_request(["constant"], num_trials=1))
   with open(os.path.join(sweep_dir, "sweep.json"), "w") as f:
-    json.dump(first, f)
+    json.dump(sweep.plan_json(first), f)
   with pytest.raises(sweep.SweepError,
                      match=r"different sweep \(num_trials: 1 there, 2 now"):
     sweep.run_sweep(sweep_dir, _request(["constant"], num_trials=2),
@@ -245,3 +245,30 @@ def test_retry_errors_reruns_failed_trials_and_keeps_the_old_ones(tmp_path):
   assert len(kept) == 1  # the failed run was moved aside, not deleted
   assert rundir.RunDir(os.path.join(os.path.dirname(run_dir), kept[0])
                        ).status()["status"] == "error"
+
+
+def test_a_trial_serialises_once_and_reads_back_the_same():
+  from edgeperf.harness.sweep import trial as trial_lib  # pylint: disable=g-import-not-at-top
+  t = trial_lib.Trial(workload="linreg_digits", submission="constant",
+                      name="constant", ruleset="external", study=1, trial=2,
+                      seed=7, hparams={"learning_rate": 0.1}, max_steps=5,
+                      inject=False)
+  row = json.loads(json.dumps(t.to_json()))
+  assert row["id"] == "linreg_digits/constant/study_1/trial_2"
+  assert row["run_dir"] == os.path.join("runs", "linreg_digits", "constant",
+                                        "study_1", "trial_2")
+  assert row["inject"] is False
+  assert trial_lib.Trial.from_json(row) == t
+  task = t.task("/sweeps/s")
+  assert task.run_dir == os.path.join("/sweeps/s", t.run_dir)
+  assert trial_lib.TrialTask.from_json(
+      json.loads(json.dumps(task.to_json()))) == task
+  with pytest.raises(ValueError, match="unknown field"):
+    trial_lib.TrialTask.from_json(dict(task.to_json(), colour="red"))
+  # Injected hyperparameters are the default, and then not written.
+  assert "inject" not in dataclasses_replace(t, inject=True).to_json()
+
+
+def dataclasses_replace(obj, **changes):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  return dataclasses.replace(obj, **changes)

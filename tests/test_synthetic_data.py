@@ -95,15 +95,15 @@ def test_a_sweep_trial_on_synthetic_data_is_refused(synthetic, tmp_path):
   """Sweeps (and the tuning and bench protocols, which run sweeps) run each
   trial through a worker's ``runner.run``: a synthetic workload ends as an
   ``error`` trial with the refusal, not a scored run."""
+  from edgeperf.harness.sweep import trial as trial_lib
   from edgeperf.harness.sweep import worker as worker_lib
   worker = worker_lib.Worker(cores=[0])
   key = (NAME, "small", None, None)
   worker._workloads[key] = synthetic  # what a synthetic source would load
-  outcome = worker.run_trial({
-      "id": "t", "workload": NAME, "size": "small", "batch_size": None,
-      "data_dir": None, "submission": "constant",
-      "hparams": {"learning_rate": 0.1}, "seed": 0,
-      "run_dir": str(tmp_path / "trial"), "max_steps": 2, "eval_every": 1,
-      "log": str(tmp_path / "trial.log")})
-  assert outcome["status"] == "error"
-  assert "synthetic data are for cost measurement only" in outcome["message"]
+  outcome = worker.run_trial(trial_lib.TrialTask(
+      id="t", workload=NAME, size="small", submission="constant",
+      hparams={"learning_rate": 0.1}, seed=0,
+      run_dir=str(tmp_path / "trial"), max_steps=2, eval_every=1,
+      log=str(tmp_path / "trial.log")))
+  assert outcome.status == "error"
+  assert "synthetic data are for cost measurement only" in outcome.message

@@ -27,12 +27,13 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Callable, Mapping, NamedTuple, Protocol, Sequence
 
 from edgeperf import _checks
+from edgeperf.harness.sweep import trial as trial_lib
 
-Task = Mapping[str, Any]
-Outcome = dict[str, Any]
+Task = trial_lib.TrialTask
+Outcome = trial_lib.TrialOutcome
 Done = Callable[[Task, Outcome], None]
 
 
@@ -84,8 +85,7 @@ def program_key(task: Task) -> tuple:
   executor can tell: the workload preset and the submission (most
   hyperparameters enter the programs as values, see
   :mod:`edgeperf.harness.programs`)."""
-  return tuple(task.get(k) for k in ("workload", "size", "batch_size",
-                                     "data_dir", "submission"))
+  return task.program_key
 
 
 class TaskQueue:
@@ -142,6 +142,11 @@ def crash_reason(returncode: int | None, timed_out: float | None) -> str:
   return f"trial process exited with code {returncode} without a result"
 
 
+class _TimedOut(NamedTuple):
+  """A trial that ran past its wall-time limit."""
+  seconds: float
+
+
 class _WorkerProcess:
   """One worker process and the pipe to it."""
 
@@ -162,11 +167,11 @@ class _WorkerProcess:
           env=env, text=True, start_new_session=True)
 
   def ask(self, task: Task, timeout_s: float | None,
-          stop: threading.Event) -> Outcome | None:
+          stop: threading.Event) -> Outcome | _TimedOut | None:
     """Sends a task and waits for its answer (None: the worker died, timed
     out or the sweep stopped; the worker is then killed)."""
     try:
-      self.proc.stdin.write(json.dumps(dict(task)) + "\n")
+      self.proc.stdin.write(json.dumps(task.to_json()) + "\n")
       self.proc.stdin.flush()
     except (BrokenPipeError, OSError):
       self.kill()
@@ -180,10 +185,10 @@ class _WorkerProcess:
         line = self.proc.stdout.readline()
         if not line:
           break  # EOF: the worker died
-        return json.loads(line)
+        return trial_lib.TrialOutcome.from_json(json.loads(line))
       if deadline is not None and time.monotonic() >= deadline:
         self.kill()
-        return {"timed_out": timeout_s}
+        return _TimedOut(timeout_s)
     self.kill()
     return None
 
@@ -242,14 +247,14 @@ class LocalExecutor:
         answer = worker.ask(task, self.timeout_s, stop)
         if stop.is_set():
           return
-        if answer is None or "timed_out" in answer:
+        if answer is None or isinstance(answer, _TimedOut):
           rc = worker.kill()
-          why = crash_reason(rc, (answer or {}).get("timed_out"))
+          why = crash_reason(rc, answer.seconds if answer else None)
           worker = None  # replaced at the next task
           pending.forget(index)
-          done(task, {"id": task["id"], "status": "error", "crashed": True,
-                      "exit_code": rc, "message": f"{why}; last output:\n"
-                      f"{tail(task.get('log')) or tail(log)}"})
+          done(task, trial_lib.TrialOutcome(
+              id=task.id, status="error", crashed=True, exit_code=rc,
+              message=f"{why}; last output:\n{tail(task.log) or tail(log)}"))
         else:
           done(task, answer)
     finally:

@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 
 from edgeperf import _checks
 from edgeperf.harness.sweep import local as executor_lib
+from edgeperf.harness.sweep import trial as trial_lib
 from edgeperf.harness.sweep import worker as worker_lib
 
 EXTRA = "pip install 'edgeperf[ray]'"
@@ -63,7 +64,9 @@ class TrialActor:
     self._worker = worker_lib.Worker(worker_lib.pin_to_cores(), "ray")
 
   def run_trial(self, task: Mapping[str, Any]) -> dict[str, Any]:
-    return self._worker.run_trial(task)
+    """One trial: its task and outcome cross to and from Ray as JSON."""
+    return self._worker.run_trial(
+        trial_lib.TrialTask.from_json(task)).to_json()
 
 
 class _Slot:
@@ -148,7 +151,7 @@ class RayExecutor:
         self.ray.shutdown()
 
   def _start(self, slot: _Slot, task: executor_lib.Task) -> None:
-    slot.task, slot.ref = task, slot.actor.run_trial.remote(dict(task))
+    slot.task, slot.ref = task, slot.actor.run_trial.remote(task.to_json())
     slot.deadline = (None if self.timeout_s is None else
                      time.monotonic() + self.timeout_s)
 
@@ -172,7 +175,7 @@ class RayExecutor:
             None, self.timeout_s))
       else:
         continue
-      if answer.get("crashed"):
+      if answer.crashed:
         self._kill(slot)
         slots[i] = _Slot(self._actor(i))  # replaced
         pending.forget(i)
@@ -180,9 +183,9 @@ class RayExecutor:
         slot.task = slot.ref = slot.deadline = None
       done(task, answer)
 
-  def _answer(self, slot: _Slot) -> dict[str, Any]:
+  def _answer(self, slot: _Slot) -> trial_lib.TrialOutcome:
     try:
-      return self.ray.get(slot.ref)
+      return trial_lib.TrialOutcome.from_json(self.ray.get(slot.ref))
     except self.ray.exceptions.RayError as e:
       first = str(e).strip().splitlines()
       return self._failure(slot.task, f"trial's Ray actor failed "
@@ -190,10 +193,11 @@ class RayExecutor:
                            f"{' '.join(first[:3]) if first else ''}")
 
   @staticmethod
-  def _failure(task: Mapping[str, Any], why: str) -> dict[str, Any]:
-    return {"id": task["id"], "status": "error", "crashed": True,
-            "exit_code": None, "message": f"{why}; last output:\n"
-            f"{executor_lib.tail(task.get('log'))}"}
+  def _failure(task: trial_lib.TrialTask, why: str
+               ) -> trial_lib.TrialOutcome:
+    return trial_lib.TrialOutcome(
+        id=task.id, status="error", crashed=True, message=(
+            f"{why}; last output:\n{executor_lib.tail(task.log)}"))
 
   def _kill(self, slot: _Slot) -> None:
     try:

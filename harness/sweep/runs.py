@@ -49,6 +49,7 @@ from edgeperf.harness.sweep import executors
 from edgeperf.harness.sweep import local as executor_lib
 from edgeperf.harness import rundir as rundir_lib
 from edgeperf.harness.sweep import sampling
+from edgeperf.harness.sweep import trial as trial_lib
 from edgeperf.submissions import loader
 from edgeperf.submissions import search_space as search_space_lib
 
@@ -138,10 +139,9 @@ class SweepRequest:
 def make_plan(request: SweepRequest) -> dict[str, Any]:
   """The sweep plan: the request and every trial, in run order.
 
-  Each trial (:func:`trial_entry`): ``{"id", "workload", "submission" (as
-  given), "name", "ruleset", "study", "trial", "seed", "hparams", "size",
-  "batch_size", "max_steps", "eval_every", "run_dir" (relative to the
-  sweep dir), "log"}``.
+  ``{"format", "request", "trials"}``, each trial a
+  :class:`~edgeperf.harness.sweep.trial.Trial` (written to ``sweep.json``
+  with :meth:`~edgeperf.harness.sweep.trial.Trial.to_json`).
 
   Raises:
     SweepError: an unknown submission, a duplicate name, a malformed search
@@ -167,7 +167,7 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
                              num_studies=request.num_studies,
                              seed=request.seed, method=request.sampler,
                              grid_limit=request.grid_limit)
-      trials += [trial_entry(
+      trials += [trial_lib.Trial(
           workload=workload, submission=sub, name=name,
           ruleset=space.ruleset, study=p.study, trial=p.trial, seed=p.seed,
           hparams=p.hparams, size=request.size,
@@ -176,33 +176,6 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
           eval_every=request.eval_every) for p in points]
   return {"format": FORMAT_VERSION, "request": request.to_json(),
           "trials": trials}
-
-
-def trial_entry(*, workload: str, submission: str, name: str, ruleset: str,
-                study: int, trial: int, seed: int, hparams: Mapping[str, Any],
-                size: str | None = None, batch_size: int | None = None,
-                max_steps: int | None = None,
-                eval_every: int | None = None,
-                inject: bool = True) -> dict[str, Any]:
-  """One trial of a plan, with where its run folder and log go.
-
-  ``inject=False`` (recorded only then) bakes every hyperparameter into the
-  trial's programs: for a trial that shares its program with no other (the
-  bench), injecting them as values saves no compilation and costs the
-  tracing that decides which can be injected.
-  """
-  slug = loader.slug(workload)
-  extra = {} if inject else {"inject": False}
-  return {**extra,
-      "id": f"{workload}/{name}/study_{study}/trial_{trial}",
-      "workload": workload, "submission": submission, "name": name,
-      "ruleset": ruleset, "study": study, "trial": trial, "seed": seed,
-      "hparams": dict(hparams), "size": size, "batch_size": batch_size,
-      "max_steps": max_steps, "eval_every": eval_every,
-      "run_dir": os.path.join("runs", slug, name, f"study_{study}",
-                              f"trial_{trial}"),
-      "log": os.path.join("logs", f"{slug}__{name}__s{study}_t{trial}.log"),
-  }
 
 
 COMPILATION_CACHE = ".jax_cache"
@@ -226,28 +199,18 @@ def _trial_env(sweep_dir: str, cache_dir: str | None = None
   return env
 
 
-def trial_task(sweep_dir: str, trial: Mapping[str, Any]) -> dict[str, Any]:
-  """What a worker needs to run one trial of the plan (absolute paths)."""
-  task = {k: trial[k] for k in (
-      "id", "workload", "size", "batch_size", "submission", "hparams",
-      "seed", "max_steps", "eval_every") + (
-          ("inject",) if "inject" in trial else ())}
-  task["run_dir"] = os.path.abspath(os.path.join(sweep_dir, trial["run_dir"]))
-  task["log"] = os.path.abspath(os.path.join(sweep_dir, trial["log"]))
-  return task
-
-
-def record_crash(task: Mapping[str, Any], outcome: Mapping[str, Any]) -> None:
+def record_crash(task: trial_lib.TrialTask,
+                 outcome: trial_lib.TrialOutcome) -> None:
   """Gives a trial whose process died a final ``error`` status (with what
   the executor saw), keeping what its run folder already said."""
-  folder = rundir_lib.RunDir(task["run_dir"])
+  folder = rundir_lib.RunDir(task.run_dir)
   os.makedirs(folder.path, exist_ok=True)
   previous = {}
   with contextlib.suppress(rundir_lib.RunDirError):
     previous = folder.status() or {}
   folder.write_status(dict(previous, status="error",
-                           message=outcome["message"],
-                           exit_code=outcome.get("exit_code"),
+                           message=outcome.message,
+                           exit_code=outcome.exit_code,
                            recorded_by="edgeperf-sweep"))
 
 
@@ -266,8 +229,31 @@ def _locked(sweep_dir: str) -> Iterator[None]:
     os.close(fd)
 
 
+def plan_json(plan: Mapping[str, Any]) -> dict[str, Any]:
+  """The ``sweep.json`` document of a plan (its trials serialised)."""
+  return dict(plan, trials=[t.to_json() for t in plan["trials"]])
+
+
+def read_plan(path: str) -> dict[str, Any]:
+  """A ``sweep.json`` plan with its trials typed.
+
+  Raises:
+    ValueError: not a sweep plan (naming the file).
+  """
+  plan = _jsonio.read_json(path)
+  if not isinstance(plan, dict) or not isinstance(plan.get("trials"), list):
+    raise ValueError(f"{path}: not a sweep plan (no 'trials' list)")
+  try:
+    return dict(plan, trials=[trial_lib.Trial.from_json(t)
+                              for t in plan["trials"]])
+  except TypeError as e:
+    raise ValueError(f"{path}: a trial is not what a sweep plan holds "
+                     f"({e})") from None
+
+
 def _load_or_write_plan(sweep_dir: str, plan: dict[str, Any]) -> None:
   path = os.path.join(sweep_dir, SWEEP_FILE)
+  plan = plan_json(plan)
   if os.path.exists(path):
     old = _jsonio.read_json(path)
     # Compare through JSON so tuples/lists and floats match what is stored.
@@ -340,20 +326,20 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
     outcomes: list[dict[str, Any] | None] = [None] * len(trials)
     tasks, index = [], {}
     for i, trial in enumerate(trials):
-      folder = rundir_lib.RunDir(os.path.join(sweep_dir, trial["run_dir"]))
+      folder = rundir_lib.RunDir(os.path.join(sweep_dir, trial.run_dir))
       status = folder.status() if folder.is_final() else None
       if status is not None and not _reruns(status, retry_errors):
-        outcomes[i] = dict(trial, status=status.get("status"),
+        outcomes[i] = dict(trial.to_json(), status=status.get("status"),
                            message=status.get("message", ""), skipped=True)
         continue
       _clear(folder, status)
-      task = trial_task(sweep_dir, trial)
-      os.makedirs(os.path.dirname(task["log"]), exist_ok=True)
-      with open(task["log"], "w") as log:
-        log.write(f"# trial {trial['id']} on the {executor.name} "
-                  f"executor: {json.dumps(task, sort_keys=True)}\n")
+      task = trial.task(sweep_dir)
+      os.makedirs(os.path.dirname(task.log), exist_ok=True)
+      with open(task.log, "w") as log:
+        log.write(f"# trial {trial.id} on the {executor.name} executor: "
+                  f"{json.dumps(task.to_json(), sort_keys=True)}\n")
       tasks.append(task)
-      index[task["id"]] = i
+      index[task.id] = i
     failed = sum(o["status"] == "error" for o in outcomes if o)
     bar = tqdm.tqdm(total=len(trials), initial=len(trials) - len(tasks),
                     desc="sweep", unit="trial", disable=not progress,
@@ -361,15 +347,19 @@ def run_plan(sweep_dir: str, plan: Mapping[str, Any], *, jobs: int = 1,
     bar.set_postfix(failed=failed)
     lock = threading.Lock()
 
-    def done(task: Mapping[str, Any], outcome: Mapping[str, Any]) -> None:
+    def done(task: trial_lib.TrialTask,
+             outcome: trial_lib.TrialOutcome) -> None:
       nonlocal failed
-      if outcome.get("crashed"):
+      if outcome.crashed:
         record_crash(task, outcome)
       with lock:
-        i = index[task["id"]]
-        outcomes[i] = dict(trials[i], skipped=False, **{
-            k: v for k, v in outcome.items() if k not in ("id", "crashed")})
-        failed += outcome.get("status") == "error"
+        i = index[task.id]
+        outcomes[i] = dict(trials[i].to_json(), skipped=False,
+                           status=outcome.status, message=outcome.message,
+                           **outcome.timings())
+        if outcome.exit_code is not None:
+          outcomes[i]["exit_code"] = outcome.exit_code
+        failed += outcome.status == "error"
         bar.update(1)
         bar.set_postfix(failed=failed)
 

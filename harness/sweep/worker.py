@@ -5,7 +5,8 @@ Started by an executor (:mod:`edgeperf.harness.sweep.local`) as::
 
     python -m edgeperf.harness.sweep.worker <parent pid> <worker log>
 
-It reads one trial per line on stdin (JSON, see :func:`run_trial`) and
+It reads one trial task per line on stdin (a :class:`~edgeperf.harness.
+sweep.trial.TrialTask` as JSON, see :meth:`Worker.run_trial`) and
 answers one JSON line per trial on the stdout it was given; everything else
 it prints goes to stderr (during a trial: that trial's log).  It dies with
 its parent (Linux ``PR_SET_PDEATHSIG``), so a sweep killed with ``kill -9``
@@ -23,7 +24,9 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
+
+from edgeperf.harness.sweep import trial as trial_lib
 
 CORES_ENV = "EDGEPERF_CORES"
 
@@ -78,10 +81,10 @@ class Worker:
     self._workloads: dict[tuple, Any] = {}
     self._submissions: dict[str, Any] = {}
 
-  def workload(self, task: Mapping[str, Any]) -> Any:
+  def workload(self, task: trial_lib.TrialTask) -> Any:
     from edgeperf.workloads import registry  # pylint: disable=g-import-not-at-top
-    key = (task["workload"], task.get("size") or "small",
-           task.get("batch_size"), task.get("data_dir"))
+    key = (task.workload, task.size or "small", task.batch_size,
+           task.data_dir)
     if key not in self._workloads:
       self._workloads[key] = registry.get(key[0], size=key[1],
                                           batch_size=key[2], data_dir=key[3])
@@ -93,62 +96,56 @@ class Worker:
       self._submissions[name] = loader.load(name)
     return self._submissions[name]
 
-  def run_trial(self, task: Mapping[str, Any]) -> dict[str, Any]:
-    """Runs one trial into ``task["run_dir"]``; returns its outcome.
+  def run_trial(self, task: trial_lib.TrialTask) -> trial_lib.TrialOutcome:
+    """Runs one trial into ``task.run_dir``; returns its outcome.
 
-    ``task``: ``id``, ``workload``, ``size``, ``batch_size``, ``data_dir``,
-    ``submission`` (name or path), ``hparams``, ``seed``, ``run_dir``,
-    ``max_steps``, ``eval_every``, ``log`` (where the trial's output
-    goes) and, optionally, ``inject`` (False: bake every hyperparameter in,
-    :func:`edgeperf.harness.sweep.runs.trial_entry`).  The outcome: the final
-    ``status``, ``message``, and ``wall_s`` (the whole trial in this
-    worker), ``submission_s`` and ``eval_s`` (its clocked and evaluation
-    time), from which the fixed cost per trial is
-    ``wall_s − submission_s − eval_s``.
+    The outcome: the final ``status``, ``message``, and ``wall_s`` (the
+    whole trial in this worker), ``submission_s`` and ``eval_s`` (its
+    clocked and evaluation time), from which the fixed cost per trial is
+    ``wall_s − submission_s − eval_s``.  ``task.inject`` False bakes every
+    hyperparameter into the programs.
     """
     from edgeperf.harness import runner  # pylint: disable=g-import-not-at-top
     from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
     start = time.perf_counter()
-    with _output_to(task.get("log")):
+    with _output_to(task.log):
       try:
         workload = self.workload(task)
-        submission = self.submission(task["submission"])
+        submission = self.submission(task.submission)
         spec = submission.spec(
-            task["hparams"],
-            num_steps=task.get("max_steps") or workload.step_budget,
+            task.hparams, num_steps=task.max_steps or workload.step_budget,
             unroll_loops=workload.unroll_inner_loops)
-        if not task.get("inject", True):  # every value baked in
+        if not task.inject:  # every value baked in
           spec = spec.with_static(spec.dynamic)
       except Exception as e:  # pylint: disable=broad-except  # user code
         message = f"{type(e).__name__}: {e}"
         print(f"trial setup failed: {message}", file=sys.stderr)
-        folder = rundir.RunDir(task["run_dir"])
+        folder = rundir.RunDir(task.run_dir)
         os.makedirs(folder.path, exist_ok=True)
         folder.write_status({"status": "error", "message": message,
                              "steps_run": 0})
-        return {"id": task["id"], "status": "error", "message": message,
-                "wall_s": time.perf_counter() - start}
+        return trial_lib.TrialOutcome(id=task.id, status="error",
+                                      message=message,
+                                      wall_s=time.perf_counter() - start)
       try:
         result = runner.run(
-            workload, spec, seed=task["seed"], run_dir=task["run_dir"],
+            workload, spec, seed=task.seed, run_dir=task.run_dir,
             hparams={**spec.static, **spec.dynamic},
             submission={"name": submission.name, "path": submission.path},
-            max_steps=task.get("max_steps"),
-            eval_every=task.get("eval_every"),
+            max_steps=task.max_steps, eval_every=task.eval_every,
             prepare_for_eval=submission.prepare_for_eval, progress=False,
             programs=self.programs,
             worker={"executor": self.executor, "cores": self.cores,
                     "pid": os.getpid()})
       except Exception as e:  # pylint: disable=broad-except  # recorded
         traceback.print_exc()
-        return {"id": task["id"], "status": "error",
-                "message": f"{type(e).__name__}: {e}",
-                "wall_s": time.perf_counter() - start}
-    return {"id": task["id"], "status": result.status,
-            "message": result.message,
-            "wall_s": time.perf_counter() - start,
-            "submission_s": result.submission_time_s,
-            "eval_s": result.eval_time_s}
+        return trial_lib.TrialOutcome(id=task.id, status="error",
+                                      message=f"{type(e).__name__}: {e}",
+                                      wall_s=time.perf_counter() - start)
+    return trial_lib.TrialOutcome(
+        id=task.id, status=result.status, message=result.message,
+        wall_s=time.perf_counter() - start,
+        submission_s=result.submission_time_s, eval_s=result.eval_time_s)
 
 
 def serve(tasks, answers, worker: Worker) -> None:
@@ -156,8 +153,8 @@ def serve(tasks, answers, worker: Worker) -> None:
   for line in tasks:
     if not line.strip():
       continue
-    answer = worker.run_trial(json.loads(line))
-    answers.write(json.dumps(answer) + "\n")
+    answer = worker.run_trial(trial_lib.TrialTask.from_json(json.loads(line)))
+    answers.write(json.dumps(answer.to_json()) + "\n")
     answers.flush()
 
 
