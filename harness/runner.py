@@ -25,7 +25,9 @@ A run ends with one status (:func:`final_status`):
   * ``error``: an exception (message and traceback recorded, then re-raised).
   * ``interrupted``: SIGINT or SIGTERM.  The run stops at the end of the
     chunk under way, makes its tables final and raises
-    :class:`RunInterrupted`; a second signal stops it at once.
+    :class:`RunInterrupted`; a second signal stops it at once on the
+    command line (``exit_on_second_signal``), else when the compiled chunk
+    under way returns.
 A run that stopped (error, interrupted) before its first step says so in its
 message: the next run into its folder replaces it
 (:meth:`edgeperf.harness.rundir.RunDir.is_replaceable`).
