@@ -33,7 +33,7 @@ finds it by type and refuses a state holding two.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -251,9 +251,12 @@ class RefreshingTransformation(NamedTuple):
   warmup: int = 0  # refresh before every step t < warmup as well
 
 
-Tuner = Any
-"""What ``make_tuner`` returns: an ``optax.GradientTransformationExtraArgs``
-or a :class:`RefreshingTransformation`."""
+Tuner = Union[optax.GradientTransformation,
+              optax.GradientTransformationExtraArgs,
+              RefreshingTransformation]
+"""What ``make_tuner`` returns: an optax transformation (its ``update`` may
+take the extra arguments ``value``, ``grad``, ``value_fn``) or a
+:class:`RefreshingTransformation`."""
 
 
 def update_with_refresh(tx: Any, updates: Any, state: Any, params: Any, *,
