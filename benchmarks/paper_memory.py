@@ -69,10 +69,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in fv.workloads:
       p = paper_presets.preset(name, size)
       data = paper_presets.abstract(p, mini_batch=not regime.is_full_batch)
-      workload = base.Workload(
-          name=name, size=size, regime=regime,
-          **paper_presets.build(name, size, None, mini_batch=not
-                                regime.is_full_batch, data=data))
+      workload = paper_presets.build(
+          name, size, None, mini_batch=not regime.is_full_batch,
+          data=data).workload(name=name, size=size, regime=regime)
       tick = time.perf_counter()
       found = {k: memory_profile.tuner_step_memory(workload, tx, plan)
                for k, tx in tuners.items()}

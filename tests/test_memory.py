@@ -61,8 +61,8 @@ def test_a_paper_preset_is_refused_before_anything_is_allocated(tmp_path):
   made = paper_presets.build("mlp256x3_mnist", "paper", None,
                              mini_batch=False,
                              data=paper_presets.abstract(p, mini_batch=False))
-  workload = base.Workload(name="mlp256x3_mnist", size="paper",
-                           regime=base.FULL_BATCH, **made)
+  workload = made.workload(name="mlp256x3_mnist", size="paper",
+                           regime=base.FULL_BATCH)
   assert workload.train["inputs"].strides[0] == 0
   tx = loader.load("constant").build({"learning_rate": 0.1})
   with pytest.raises(memory.InsufficientMemoryError,

@@ -49,8 +49,7 @@ def preset_count(name):
   p = paper_presets.preset(name, "paper")
   made = paper_presets.build(name, "paper", None, mini_batch=False,
                              data=paper_presets.abstract(p, mini_batch=False))
-  workload = base.Workload(name=name, size="paper", regime=base.FULL_BATCH,
-                           **made)
+  workload = made.workload(name=name, size="paper", regime=base.FULL_BATCH)
   return sum(x.size for x in jax.tree.leaves(workload.param_shapes()))
 
 

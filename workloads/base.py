@@ -78,6 +78,36 @@ def require_real_data(workload: "Workload", what: str) -> None:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class Preset:
+  """What a registered preset fixes of a :class:`Workload` (everything but
+  its name, size, regime, objective's weight decay and target); both the
+  embedded and the paper presets build one."""
+
+  model: nn.Module  # the flax module
+  loss_type: str  # ``squared`` or ``cross_entropy``
+  num_classes: int  # classes (vocabulary size for language models)
+  train: Mapping[str, np.ndarray]  # ``{"inputs", "targets"}``
+  eval: Mapping[str, np.ndarray]  # held-out arrays, same keys
+  step_hint: int  # where the tuned constant's loss defines the target
+  step_budget: int  # most steps of a run
+  time_budget_s: float  # most submission seconds of a run
+  chunk_mode: str = "scan"  # how steps are chained between evaluations
+  eval_every: int = 50  # default steps between evaluations
+  description: str = ""  # one line for listings
+  init_compiler_options: Mapping[str, Any] | None = None  # for model.init
+  reference_memory: bool = False  # record one step's XLA memory
+
+  def workload(self, *, name: str, size: str, regime: "Regime",
+               **objective: Any) -> "Workload":
+    """The workload of this preset (``objective``: ``weight_decay``,
+    ``target_train_loss``, ``target_info``, ``synthetic``)."""
+    fields = {f.name: getattr(self, f.name)
+              for f in dataclasses.fields(self)}
+    return Workload(name=name, size=size, regime=regime, **fields,
+                    **objective)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class Workload:
   """A standard workload. Construct through :func:`edgeperf.workloads.get`.
 

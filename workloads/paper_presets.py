@@ -31,11 +31,12 @@ sets a target refuses it, :func:`edgeperf.workloads.base.require_real_data`).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from edgeperf import _checks
+from edgeperf.workloads import base
 from edgeperf.workloads import datasets
 from edgeperf.workloads import paper_models
 
@@ -236,9 +237,8 @@ def synthetic(p: Preset, *, mini_batch: bool, seed: int = 0,
 
 def build(name: str, size: str, data_dir: str | None, *, mini_batch: bool,
           data: tuple[datasets.Arrays, datasets.Arrays, int] | None = None
-          ) -> dict[str, Any]:
-  """The registry's preset dict (the fields of a ``Workload`` beyond name,
-  size, regime and weight decay) of a paper workload.
+          ) -> base.Preset:
+  """The registry's preset of a paper workload.
 
   Args:
     name: one of :data:`NAMES`.
@@ -253,7 +253,7 @@ def build(name: str, size: str, data_dir: str | None, *, mini_batch: bool,
   train, evals, num_classes = data or load(p, data_dir,
                                            mini_batch=mini_batch)
   model = paper_models.build(p.arch, p.model_size, num_classes=num_classes)
-  return dict(
+  return base.Preset(
       model=model, loss_type=p.loss_type, num_classes=num_classes,
       train=train, eval=evals, step_hint=p.step_budget // 2,
       step_budget=p.step_budget, time_budget_s=p.time_budget_s,

@@ -32,6 +32,7 @@ the whole train split).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from edgeperf import _checks
@@ -70,7 +71,7 @@ def _pick(size: str, presets: dict[str, Any]) -> Any:
 
 # --------------------------------------------------------------- presets ---
 
-def _linreg_digits(size: str, data_dir: str | None) -> dict[str, Any]:
+def _linreg_digits(size: str, data_dir: str | None) -> base.Preset:
   del data_dir
   _pick(size, {s: None for s in SIZES})
   if size == "small":
@@ -79,21 +80,21 @@ def _linreg_digits(size: str, data_dir: str | None) -> dict[str, Any]:
   else:  # more and larger images: MNIST (784 features)
     data = datasets.shuffled(datasets.mnist_5k(), _DATA_SEED)
     train, evals = _split(data, 2048 if size == "medium" else 4000, 1000)
-  return dict(model=models.Linear(10), loss_type="squared", num_classes=10,
+  return base.Preset(model=models.Linear(10), loss_type="squared", num_classes=10,
               train=train, eval=evals, step_hint=200, step_budget=1000,
               time_budget_s=_time_budget(size), chunk_mode="scan",
               eval_every=50,
               description="linear least squares (convex quadratic), digits")
 
 
-def _mlp_mnist(size: str, data_dir: str | None) -> dict[str, Any]:
+def _mlp_mnist(size: str, data_dir: str | None) -> base.Preset:
   del data_dir
   num_train, hidden = _pick(size, {"small": (1024, (256, 256)),
                                    "medium": (2048, (256, 256, 256)),
                                    "large": (4000, (512, 512, 512))})
   data = datasets.shuffled(datasets.mnist_5k(), _DATA_SEED)
   train, evals = _split(data, num_train, 1000)
-  return dict(model=models.MLP(hidden, 10), loss_type="squared",
+  return base.Preset(model=models.MLP(hidden, 10), loss_type="squared",
               num_classes=10, train=train, eval=evals, step_hint=400,
               step_budget=2000, time_budget_s=_time_budget(size),
               chunk_mode="scan",
@@ -101,13 +102,13 @@ def _mlp_mnist(size: str, data_dir: str | None) -> dict[str, Any]:
               description=f"MLP {hidden} ReLU on real MNIST, squared loss")
 
 
-def _cnn_digits(size: str, data_dir: str | None) -> dict[str, Any]:
+def _cnn_digits(size: str, data_dir: str | None) -> base.Preset:
   del data_dir
   channels = _pick(size, {"small": (8, 16), "medium": (16, 32),
                           "large": (32, 64)})
   data = datasets.shuffled(datasets.digits_8x8(), _DATA_SEED)
   train, evals = _split(data, 1437, 360)
-  return dict(model=models.SmallCNN(channels, 10), loss_type="cross_entropy",
+  return base.Preset(model=models.SmallCNN(channels, 10), loss_type="cross_entropy",
               num_classes=10, train=train, eval=evals, step_hint=300,
               step_budget=1500, time_budget_s=_time_budget(size),
               chunk_mode="loop",
@@ -115,7 +116,7 @@ def _cnn_digits(size: str, data_dir: str | None) -> dict[str, Any]:
               description=f"conv net {channels} (no batch norm), 8x8 digits")
 
 
-def _charlm(text: str, size: str, description: str) -> dict[str, Any]:
+def _charlm(text: str, size: str, description: str) -> base.Preset:
   num_blocks, d_model, layers = _pick(size, {"small": (32, 64, 2),
                                              "medium": (512, 128, 4),
                                              "large": (2048, 128, 6)})
@@ -127,7 +128,7 @@ def _charlm(text: str, size: str, description: str) -> dict[str, Any]:
   model = models.CharTransformer(vocab_size=len(vocab), d_model=d_model,
                                  num_heads=4, num_layers=layers,
                                  max_len=block_len)
-  return dict(model=model, loss_type="cross_entropy", num_classes=len(vocab),
+  return base.Preset(model=model, loss_type="cross_entropy", num_classes=len(vocab),
               train=train, eval=evals, step_hint=200, step_budget=1000,
               time_budget_s=_time_budget(size, CHARLM_TIME_BUDGET_S),
               chunk_mode="scan", eval_every=50,
@@ -135,30 +136,30 @@ def _charlm(text: str, size: str, description: str) -> dict[str, Any]:
               + description)
 
 
-def _charlm_prose(size: str, data_dir: str | None) -> dict[str, Any]:
+def _charlm_prose(size: str, data_dir: str | None) -> base.Preset:
   del data_dir
   return _charlm(datasets.english_prose(), size, "English prose (pydoc)")
 
 
-def _mlp_mnist_tfds(size: str, data_dir: str | None) -> dict[str, Any]:
+def _mlp_mnist_tfds(size: str, data_dir: str | None) -> base.Preset:
   num_train, hidden = _pick(size, {"small": (1024, (256, 256)),
                                    "medium": (8192, (256, 256, 256)),
                                    "large": (8192, (1024,))})
   train = datasets.tfds_images("mnist", "train", data_dir, limit=num_train)
   evals = datasets.tfds_images("mnist", "test", data_dir, limit=1000)
-  return dict(model=models.MLP(hidden, 10), loss_type="squared",
+  return base.Preset(model=models.MLP(hidden, 10), loss_type="squared",
               num_classes=10, train=train, eval=evals, step_hint=400,
               step_budget=2000, time_budget_s=600.0, chunk_mode="scan",
               eval_every=50, description=f"MLP {hidden} on TFDS mnist")
 
 
-def _cnn_cifar10_tfds(size: str, data_dir: str | None) -> dict[str, Any]:
+def _cnn_cifar10_tfds(size: str, data_dir: str | None) -> base.Preset:
   num_train, channels = _pick(size, {"small": (512, (16, 32)),
                                      "medium": (4096, (32, 32, 32)),
                                      "large": (4096, (64, 128, 256))})
   train = datasets.tfds_images("cifar10", "train", data_dir, limit=num_train)
   evals = datasets.tfds_images("cifar10", "test", data_dir, limit=1000)
-  return dict(model=models.SmallCNN(channels, 10, head="global_pool"),
+  return base.Preset(model=models.SmallCNN(channels, 10, head="global_pool"),
               loss_type="cross_entropy",
               num_classes=10, train=train, eval=evals, step_hint=300,
               step_budget=1500, time_budget_s=600.0, chunk_mode="loop",
@@ -166,7 +167,7 @@ def _cnn_cifar10_tfds(size: str, data_dir: str | None) -> dict[str, Any]:
 
 
 def _charlm_tinyshakespeare_tfds(size: str,
-                                 data_dir: str | None) -> dict[str, Any]:
+                                 data_dir: str | None) -> base.Preset:
   text = datasets.tfds_text("tiny_shakespeare", "train", data_dir)
   return _charlm(text, size, "Tiny Shakespeare (TFDS)")
 
@@ -175,7 +176,7 @@ EMBEDDED = ("linreg_digits", "mlp_mnist", "cnn_digits", "charlm_prose")
 TFDS = ("mlp_mnist_tfds", "cnn_cifar10_tfds", "charlm_tinyshakespeare_tfds")
 PAPER = paper_presets.NAMES
 
-_PRESETS: dict[str, Callable[[str, str | None], dict[str, Any]]] = {
+_PRESETS: dict[str, Callable[[str, str | None], base.Preset]] = {
     "linreg_digits": _linreg_digits,
     "mlp_mnist": _mlp_mnist,
     "cnn_digits": _cnn_digits,
@@ -240,12 +241,14 @@ def get(name: str, *, size: str = "small", batch_size: int | None = None,
   else:
     preset = _PRESETS[name](size, data_dir)
   if synthetic:
-    preset["description"] += " (synthetic data: cost measurement only)"
+    preset = dataclasses.replace(
+        preset, description=preset.description +
+        " (synthetic data: cost measurement only)")
   key = f"{name}/{size}/{regime.label}"
   stored = None if synthetic else targets_file.load(targets_path).get(key)
   target = None if stored is None else float(stored["target_train_loss"])
   if weight_decay != 1e-5 and stored is not None:
     target, stored = None, None  # a target is only valid for its objective
-  return base.Workload(name=name, size=size, regime=regime,
-                       weight_decay=weight_decay, target_train_loss=target,
-                       target_info=stored, synthetic=synthetic, **preset)
+  return preset.workload(name=name, size=size, regime=regime,
+                         weight_decay=weight_decay, target_train_loss=target,
+                         target_info=stored, synthetic=synthetic)
