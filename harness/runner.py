@@ -11,10 +11,10 @@ Before anything is allocated, the first chunk is compiled from abstract
 shapes; XLA's memory analysis of it, with the data kept beside it, is
 recorded in ``meta.json`` and a run that would not fit the device is
 refused (:mod:`edgeperf.harness.memory`).  Mini-batches reach the device
-through a background thread, a few chunks ahead (:mod:`edgeperf.harness.
-pipeline`), so batch assembly never holds the step up.  With several local
-devices the batch is split over them and the parameters replicated
-(:mod:`edgeperf.harness.parallel`).
+through a background thread, a few chunks ahead
+(:mod:`edgeperf.harness.pipeline`), so batch assembly never holds the step
+up.  With several local devices the batch is split over them and the
+parameters replicated (:mod:`edgeperf.harness.parallel`).
 
 A run ends with one status (:func:`final_status`):
   * ``target_reached``: the train objective reached the workload's target
@@ -26,6 +26,7 @@ A run ends with one status (:func:`final_status`):
   * ``interrupted``: SIGINT or SIGTERM.  The run stops at the end of the
     chunk under way, makes its tables final and raises
     :class:`RunInterrupted`; a second signal stops it at once.
+
 A run that stopped (error, interrupted) before its first step says so in its
 message: the next run into its folder replaces it
 (:meth:`edgeperf.harness.rundir.RunDir.is_replaceable`).
@@ -416,8 +417,8 @@ class _Trainer:
              ) -> memory_lib.Budget:
     """Compiles the first chunk from abstract shapes and returns what the
     run will hold on each device against the free memory (``limit``:
-    ``(bytes, source)``, default :func:`~edgeperf.harness.memory.
-    device_limit`)."""
+    ``(bytes, source)``, default
+    :func:`~edgeperf.harness.memory.device_limit`)."""
     start, end = self.chunks[0]
     chunk = self._compiled(start, end - start, self.abstract_params,
                            self.abstract_opt_state,
@@ -659,8 +660,8 @@ def run(workload: base.Workload,
     worker: who ran it (executor, cores it owned), recorded in
       ``meta.json``; default: this process and every core it may use.
     memory_limit_bytes: the device memory the run may plan on (default:
-      what the device has free, :func:`edgeperf.harness.memory.
-      device_limit`).
+      what the device has free,
+      :func:`edgeperf.harness.memory.device_limit`).
     exit_on_second_signal: for a command line: a second SIGINT/SIGTERM
       records the run as ``interrupted`` and ends the process at once
       (exit status 128 + signal), without waiting for the compiled chunk
