@@ -59,12 +59,14 @@ html_title = "edgeperf"
 
 
 
-def _link_workspace_page(app, docname, source):
-  """The pages link to ../WORKSPACE.md (right on GitHub); in the HTML build
-  that file is the page `workspace` (which includes it)."""
-  source[0] = source[0].replace("](../WORKSPACE.md", "](workspace.md")
+def _link_root_files(app, docname, source):
+  """The pages link to ../WORKSPACE.md and ../README.md (right on GitHub); in
+  the HTML build the first is the page `workspace` (which includes it), the
+  second the index."""
+  source[0] = (source[0].replace("](../WORKSPACE.md", "](workspace.md")
+               .replace("](../README.md", "](index.md"))
 
 
 def setup(app):
-  app.connect("source-read", _link_workspace_page)
+  app.connect("source-read", _link_root_files)
   app.connect("autodoc-process-docstring", _google_docstring)
