@@ -79,7 +79,8 @@ def require_real_data(workload: "Workload", what: str) -> None:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Workload:
-  """A standard workload. Construct through :func:`edgeperf.workloads.registry.get`.
+  """A standard workload. Construct through
+  :func:`edgeperf.workloads.registry.get`.
 
   Attributes:
     name: registry name, e.g. ``mlp_mnist``.

@@ -174,7 +174,7 @@ def _charlm_tinyshakespeare_tfds(size: str,
 EMBEDDED = ("linreg_digits", "mlp_mnist", "cnn_digits", "charlm_prose")
 """The workloads on data shipped with installed packages (offline)."""
 TFDS = ("mlp_mnist_tfds", "cnn_cifar10_tfds", "charlm_tinyshakespeare_tfds")
-"""The embedded models on the paper's datasets, read from a TFDS ``data_dir``."""
+"""The embedded models on the paper's datasets, read from a TFDS data_dir."""
 PAPER = paper_presets.NAMES
 """The paper's workloads: its models on its TFDS data."""
 

@@ -8,7 +8,8 @@ relative change").
 
 * :func:`power_step` — the one step both drivers share.
 * :func:`power_fixed` — exactly ``num_iters`` steps (``lax.scan``), every λ_k.
-* :func:`power_until` — until ``|λ_k − λ_{k−1}| ≤ tol·|λ_k|`` (``lax.while_loop``).
+* :func:`power_until` — until ``|λ_k − λ_{k−1}| ≤ tol·|λ_k|``
+  (``lax.while_loop``).
 """
 
 from __future__ import annotations
