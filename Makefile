@@ -6,12 +6,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test bench tune targets overhead tuner-cost profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
+.PHONY: install test docs bench tune targets overhead tuner-cost profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,ray]"
+	$(PY) -m pip install -q -e ".[test,ray,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +21,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/edgeperf-bench --output_dir=results
+
+# The documentation (docs/*.md) and the API reference from the docstrings, as
+# HTML in docs/_build/html; any Sphinx warning fails the build.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -b html -W --keep-going -n -q docs docs/_build/html
 
 # The external-tuning protocol (5 trials × 3 studies per submission and
 # workload, full step budgets; hours on 2 cores); rewrites
@@ -80,4 +85,4 @@ device-check: $(STAMP)
 	$(PY) -m edgeperf.benchmarks.device_check $(DEVICE_CHECK_FLAGS)
 
 clean:
-	rm -rf $(VENV) results .benchmarks
+	rm -rf $(VENV) results .benchmarks docs/_build

@@ -11,12 +11,13 @@ Before anything is allocated, the first chunk is compiled from abstract
 shapes; XLA's memory analysis of it, with the data kept beside it, is
 recorded in ``meta.json`` and a run that would not fit the device is
 refused (:mod:`edgeperf.harness.memory`).  Mini-batches reach the device
-through a background thread, a few chunks ahead (:mod:`edgeperf.harness.
-pipeline`), so batch assembly never holds the step up.  With several local
-devices the batch is split over them and the parameters replicated
-(:mod:`edgeperf.harness.parallel`).
+through a background thread, a few chunks ahead
+(:mod:`edgeperf.harness.pipeline`), so batch assembly never holds the step
+up.  With several local devices the batch is split over them and the
+parameters replicated (:mod:`edgeperf.harness.parallel`).
 
-A run ends with one status (:func:`final_status`):
+A run ends with one status
+(:func:`~edgeperf.harness.run_status.final_status`):
   * ``target_reached``: the train objective reached the workload's target
     (:mod:`edgeperf.harness.reach`); the run stops at the end of that chunk.
   * ``budget_exhausted``: step or time budget spent without the target.
@@ -28,6 +29,7 @@ A run ends with one status (:func:`final_status`):
     :class:`RunInterrupted`; a second signal stops it at once on the
     command line (``exit_on_second_signal``), else when the compiled chunk
     under way returns.
+
 A run that stopped (error, interrupted) before its first step says so in its
 message: the next run into its folder replaces it
 (:meth:`edgeperf.harness.rundir.RunDir.is_replaceable`).
@@ -112,8 +114,8 @@ def run(workload: base.Workload,
     worker: who ran it (executor, cores it owned), recorded in
       ``meta.json``; default: this process and every core it may use.
     memory_limit_bytes: the device memory the run may plan on (default:
-      what the device has free, :func:`edgeperf.harness.memory.
-      device_limit`).
+      what the device has free,
+      :func:`edgeperf.harness.memory.device_limit`).
     exit_on_second_signal: for a command line: a second SIGINT/SIGTERM
       records the run as ``interrupted`` and ends the process at once
       (exit status 128 + signal), without waiting for the compiled chunk

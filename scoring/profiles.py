@@ -9,9 +9,9 @@ reached), following AlgoPerf (Dahl et al. 2023, §4.5, and its
   of the fastest).
 * Ratio r_{s,w} = t_{s,w} / min_s t_{s,w} ∈ [1, ∞]; a workload that no
   submission reached has r = ∞ for all (it still counts in the denominator).
-* Performance profile ρ_s(τ) = |{w : r_{s,w} ≤ τ}| / |W|, τ ∈ [1, τ_max].
-* Benchmark score B_s = 1/(τ_max − 1) ∫_1^{τ_max} ρ_s(τ) dτ
-  = 1/(|W| (τ_max − 1)) Σ_{w : r_{s,w} ≤ τ_max} (τ_max − r_{s,w}),
+* Performance profile ``ρ_s(τ) = |{w : r_{s,w} ≤ τ}| / |W|``, τ ∈ [1, τ_max].
+* Benchmark score ``B_s = 1/(τ_max − 1) ∫_1^{τ_max} ρ_s(τ) dτ
+  = 1/(|W| (τ_max − 1)) Σ_{w : r_{s,w} ≤ τ_max} (τ_max − r_{s,w})``,
   computed exactly here (ρ_s is a step function); AlgoPerf integrates it
   with the trapezoid rule on a grid of τ (:func:`score_trapezoid`, which
   tends to the exact value as the grid is refined).

@@ -21,7 +21,7 @@ def score_runs(paths: Sequence[str], output_dir: str, *,
   """Loads, scores and writes everything; returns the markdown.
 
   Raises:
-    leaderboard_lib.HardwareMismatchError: mixed hardware with a
+    edgeperf.scoring.leaderboard.HardwareMismatchError: mixed hardware with a
       hardware-dependent metric.
   """
   trials = leaderboard_lib.load_trials(paths, targets)

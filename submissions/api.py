@@ -136,10 +136,11 @@ def base_direction(name: str) -> optax.GradientTransformation:
 
   Maps the gradient g_t to u_t so that w_{t+1} = w_t + η_t u_t, with optax's
   default hyperparameters as in Roulet et al. (2024), App. C:
-    * ``gd``: u = −g.
-    * ``momentum``: u = −m, m_t = g_t + 0.9 m_{t−1} (optax.trace, decay 0.9).
-    * ``rmsprop``: u = −g / (sqrt(ν_t) + ε), ν_t EMA of g² with decay 0.999.
-    * ``adam``: u = −m̂ / (sqrt(ν̂) + ε), b1 = 0.9, b2 = 0.999.
+
+  * ``gd``: u = −g.
+  * ``momentum``: u = −m, m_t = g_t + 0.9 m_{t−1} (optax.trace, decay 0.9).
+  * ``rmsprop``: u = −g / (sqrt(ν_t) + ε), ν_t EMA of g² with decay 0.999.
+  * ``adam``: u = −m̂ / (sqrt(ν̂) + ε), b1 = 0.9, b2 = 0.999.
 
   Raises:
     ValueError: an unknown name, listing the valid ones.

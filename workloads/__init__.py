@@ -1,6 +1,7 @@
 """Standard workloads: model + data + loss + target loss + budget.
 
-Use :func:`get` to build one by name; :func:`names` lists them.
+Use :func:`~edgeperf.workloads.registry.get` to build one by name;
+:func:`~edgeperf.workloads.registry.names` lists them.
 """
 
 from edgeperf.workloads.base import FULL_BATCH, Regime, Workload

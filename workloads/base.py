@@ -109,7 +109,8 @@ class Preset:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Workload:
-  """A standard workload. Construct through :func:`edgeperf.workloads.get`.
+  """A standard workload. Construct through
+  :func:`edgeperf.workloads.registry.get`.
 
   Attributes:
     name: registry name, e.g. ``mlp_mnist``.

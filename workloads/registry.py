@@ -24,10 +24,10 @@ fastest is no slower than the constant), rounded up to a multiple of 15 s,
 and at least 30 s: 30 s (constant 0.06 s, 3.9 s, 5.3 s on ``linreg_digits``,
 ``cnn_digits``, ``mlp_mnist``), 45 s on ``charlm_prose`` (constant 10.0 s).
 
-The paper's workloads (:data:`PAPER`, :mod:`edgeperf.workloads.
-paper_presets`): its models on its TFDS data, sizes ``small`` and
-``paper``; their data depend on the regime (the mini-batch presets take
-the whole train split).
+The paper's workloads (:data:`PAPER`,
+:mod:`edgeperf.workloads.paper_presets`): its models on its TFDS data,
+sizes ``small`` and ``paper``; their data depend on the regime (the
+mini-batch presets take the whole train split).
 """
 
 from __future__ import annotations
@@ -173,8 +173,11 @@ def _charlm_tinyshakespeare_tfds(size: str,
 
 
 EMBEDDED = ("linreg_digits", "mlp_mnist", "cnn_digits", "charlm_prose")
+"""The workloads on data shipped with installed packages (offline)."""
 TFDS = ("mlp_mnist_tfds", "cnn_cifar10_tfds", "charlm_tinyshakespeare_tfds")
+"""The embedded models on the paper's datasets, read from a TFDS data_dir."""
 PAPER = paper_presets.NAMES
+"""The paper's workloads: its models on its TFDS data."""
 
 _PRESETS: dict[str, Callable[[str, str | None], base.Preset]] = {
     "linreg_digits": _linreg_digits,

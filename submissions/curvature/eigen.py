@@ -51,8 +51,8 @@ def top_eigenvalue(value_fn: directional.ValueFn, params: Any, *,
     method: ``"lanczos"`` (top Ritz value) or ``"power"`` (the Rayleigh
       quotient after ``num_iters`` steps: the eigenvalue of largest modulus).
     diag_preconditioner: optional pytree of P's diagonal (entries > 0).
-    unroll: unroll the Lanczos loop (:func:`~edgeperf.submissions.
-      curvature.lanczos.lanczos_fixed`).
+    unroll: unroll the Lanczos loop
+      (:func:`~edgeperf.submissions.curvature.lanczos.lanczos_fixed`).
 
   Returns:
     The estimate, a scalar of the params' (flattened) dtype.

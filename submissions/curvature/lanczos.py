@@ -10,7 +10,7 @@ spurious ("ghost") copies of λ_max appear.
 
 * :func:`lanczos_fixed` — exactly ``num_iters`` steps (``lax.fori_loop``).
 * :func:`lanczos_until` — until the top Ritz pair's residual is below
-  tol·|θ| (``lax.while_loop``).
+  ``tol·|θ|`` (``lax.while_loop``).
 * :func:`top_ritz` — the one routine that reads the top Ritz value, its
   vector and its residual bound off a decomposition.
 * :func:`truncate` — the decomposition after its first k steps.
@@ -133,7 +133,7 @@ def lanczos_fixed(matvec: operators.MatVec, v0: jax.Array,
 def top_ritz(result: LanczosResult) -> power.Eigenpair:
   """The top Ritz pair (θ, y = Vᵀs) of a decomposition and its residual.
 
-  The residual ‖Ay − θy‖ = β_m |s_{m−1}| (s: the top eigenvector of T_m) is
+  The residual ``‖Ay − θy‖ = β_m |s_{m−1}|`` (s: the top eigenvector of T_m) is
   known without another matvec; some eigenvalue of A lies within that
   distance of θ, and θ's error is at most residual²/gap.
   """
@@ -171,7 +171,7 @@ def truncate(result: LanczosResult, k: Any) -> LanczosResult:
 
 def lanczos_until(matvec: operators.MatVec, v0: jax.Array, *,
                   tol: float = 1e-3, max_iters: int = 100) -> power.Eigenpair:
-  """Lanczos until the top Ritz residual is ≤ ``tol``·|θ|, or breakdown.
+  """Lanczos until the top Ritz residual is ≤ ``tol·|θ|``, or breakdown.
 
   The stop is conservative: the eigenvalue error is at most
   residual²/gap ≤ residual.

@@ -2,13 +2,14 @@
 
 v_0 = v0/‖v0‖; each step w = A v_k, λ_k = v_kᵀw, v_{k+1} = w/‖w‖.  It
 converges to the eigenvalue of largest *modulus*, which is λ_max whenever
-λ_max ≥ |λ_min| (the usual case in training).  It is the papers' reference
+``λ_max ≥ |λ_min|`` (the usual case in training).  It is the papers' reference
 solver (Roulet et al. 2024, App. B: "up to 1000 iterations, stop at 1e-3
 relative change").
 
 * :func:`power_step` — the one step both drivers share.
 * :func:`power_fixed` — exactly ``num_iters`` steps (``lax.scan``), every λ_k.
-* :func:`power_until` — until |λ_k − λ_{k−1}| ≤ tol·|λ_k| (``lax.while_loop``).
+* :func:`power_until` — until ``|λ_k − λ_{k−1}| ≤ tol·|λ_k|``
+  (``lax.while_loop``).
 """
 
 from __future__ import annotations
@@ -56,12 +57,12 @@ def power_fixed(matvec: operators.MatVec, v0: jax.Array,
 
 def power_until(matvec: operators.MatVec, v0: jax.Array, *,
                 tol: float = 1e-3, max_iters: int = 1000) -> Eigenpair:
-  """Steps until |λ_k − λ_{k−1}| ≤ tol·|λ_k| or ``max_iters`` matvecs.
+  """Steps until ``|λ_k − λ_{k−1}| ≤ tol·|λ_k|`` or ``max_iters`` matvecs.
 
   Returns:
     :class:`Eigenpair` with value λ_k (Rayleigh quotient), the unit vector
     A v_k/‖A v_k‖ (one matvec past λ's vector: the better eigenvector),
-    matvecs used and the last |λ_k − λ_{k−1}|.
+    matvecs used and the last ``|λ_k − λ_{k−1}|``.
   """
   _checks.positive("tol", tol)
   _checks.integer("the iteration count", max_iters, low=1)

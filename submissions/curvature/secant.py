@@ -21,7 +21,7 @@ products and one or two stored vectors):
 
 :func:`estimates` computes the three.  Two rules combine them:
 
-* :func:`hermite_krylov_quotient`, ĉ = max(|vsec|, end, klb): each is a
+* :func:`hermite_krylov_quotient`, ``ĉ = max(|vsec|, end, klb)``: each is a
   lower estimate of a different part of the curvature, and an
   underestimate is what makes a step size too large.  Safe, but on a
   period-2 oscillation (the edge of stability) it takes the segment's
@@ -55,14 +55,14 @@ def _div(num: jax.Array, den: jax.Array) -> jax.Array:
 
 
 TOLERANCE = 0.1
-"""|log(c_exact / end)| at a refresh under which the end-point curvature
+"""``|log(c_exact / end)|`` at a refresh under which the end-point curvature
 counts as accurate."""
 GUARD = 0.7
-"""Floor of the calibrated estimate: this fraction of |vsec| and of klb."""
+"""Floor of the calibrated estimate: this fraction of ``|vsec|`` and of klb."""
 SMOOTHING = 0.5
 """EMA weight of the previous refreshes' log ratio in the calibration."""
 CLIP = 0.5
-"""|log ratio| a single refresh may move the calibration by at most."""
+"""``|log ratio|`` a single refresh may move the calibration by at most."""
 HORIZON = 20
 """Steps after a refresh during which its calibration is trusted (with a
 longer refresh period, or none, the conservative rule takes over)."""
@@ -131,7 +131,7 @@ def estimates(now: Step, prev: Step, prev_step: jax.Array) -> Estimates:
 
 
 def hermite_krylov_quotient(est: Estimates) -> jax.Array:
-  """The conservative rule ĉ_t = max(|vsec|, end, klb)."""
+  """The conservative rule ``ĉ_t = max(|vsec|, end, klb)``."""
   return jnp.maximum(jnp.maximum(est.vsec, est.end), est.klb)
 
 
