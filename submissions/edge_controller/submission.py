@@ -10,8 +10,9 @@ CDAT (their Eq. 8) is the law's deadbeat member (k_i = 1, k_p = 0); the
 shipped gains integrate the two-step mean of the error (k_p = −k_i/2),
 which ignores the period-2 oscillation at the edge.
 
-Search space (12 points): set point r* ∈ {2, 2.0625} (the on-edge value
-and the best σ of the paper's Fig. 5) × k_i ∈ {0.25, 0.5, 1} with
+Search space (12 points): set point r* ∈ {1, 2, 2.5} (the greedy step,
+the edge, and above it: the σ values where CDAT's tuned points fall on the
+embedded workloads, of the paper's Fig. 5 grid) × k_i ∈ {0.25, 0.5} with
 k_p = −k_i/2 × base direction ∈ {gd, adam}.
 """
 
