@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test docs bench tune targets overhead tuner-cost profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
+.PHONY: install test docs bench tune targets overhead tuner-cost edge-controller profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ overhead: $(STAMP)
 # Per-step cost of every tuner ÷ the constant-lr step, per workload.
 tuner-cost: $(STAMP)
 	$(PY) -m edgeperf.benchmarks.tuner_cost --workloads=linreg_digits,mlp_mnist,cnn_digits,charlm_prose --repeats=7 --steps=100
+
+# The edge controller (its gd grid whole on seed 0, the best point kept)
+# against CDAT, the constant and the warm-up schedule at their tuned points,
+# 3 seeds to target on the embedded workloads (issue 26's goal).
+edge-controller: $(STAMP)
+	$(PY) -m edgeperf.benchmarks.edge_controller --seeds=0,1,2
 
 # Denominator cost profile: time + XLA memory of f, value_and_grad and uᵀHu
 # (jvp-of-jvp, HVP, rev-rev, secant, fused vs separate); saves the JSON in

@@ -15,7 +15,10 @@ Compilation happens before the clock.  Printed as a markdown table, with the
 mean extra evaluations per step the tuner reported (TunerStats counters).
 
 Goals: CDAT with its curvature refreshed every k = 10 steps ≤ 1.05×, every
-k = 100 steps ≤ 1.01×; exact sharpness every 10 steps with 20 HVPs ≤ 3×.
+k = 100 steps ≤ 1.01×; exact sharpness every 10 steps with 20 HVPs ≤ 3×;
+the edge controller (its curvature refreshed every 10 steps) no more than
+CDAT k = 10 on the same workload (issue 26; the two rows are side by side,
+each timed against the same reference).
 Use ``--steps=100`` (a multiple of every k) for the k = 100 row.
 
 Usage::
@@ -53,6 +56,9 @@ VARIANTS: tuple[tuple[str, str, dict[str, Any], str], ...] = (
     ("cdat hvp k=1", "cdat", dict(sigma=2.0, estimator="hvp", every_k=1), ""),
     ("cdat jvp k=10", "cdat", dict(sigma=2.0, estimator="jvp", every_k=10),
      "≤ 1.05"),
+    ("edge controller k=10", "edge_controller",
+     dict(set_point=2.0, ki=0.5, every_k=10, base_optimizer="gd"),
+     "≤ cdat jvp k=10"),
     ("cdat jvp k=100", "cdat", dict(sigma=2.0, estimator="jvp",
                                     every_k=100), "≤ 1.01"),
     ("cdat secant", "cdat", dict(sigma=2.0, estimator="secant"), "report"),

@@ -269,10 +269,23 @@ def figure_theory(title: str = "The papers' models: Fig. 4 (Eqs. 4, 6) and "
   return fig
 
 
+def figure_m5(runs, title: str):
+  """The edge controller's model (M5) against CDAT's (M3, σ = 2)."""
+  del runs
+  fig, axes = _model_panels(
+      [(theory.cdat_model(), "CDAT σ = 2 (M3)", "C0"),
+       (theory.controller_model(), "edge controller k_i = "
+        f"{theory.CONTROLLER.ki:g}, k_p = {theory.CONTROLLER.kp:g} (M5)",
+        "C2")], title, log_steps=True)
+  axes[2].set_yscale("symlog", linthresh=1e-3)
+  return fig
+
+
 FIGURES: dict[str, Callable[..., Any]] = {
     "F1": figure_f1, "F2": figure_f2, "F3": figure_f3, "F4": figure_f4,
     "F5": figure_f5, "F6": figure_f6, "F7": figure_f7, "F8": figure_f8,
-    "M1": figure_m1, "M2": figure_m2, "M3": figure_m3, "M4": figure_m4}
+    "M1": figure_m1, "M2": figure_m2, "M3": figure_m3, "M4": figure_m4,
+    "M5": figure_m5}
 
 
 def draw(finding_id: str, runs, title: str, numbers: Mapping[str, Any]):

@@ -952,8 +952,78 @@ M4 = Finding("M4", "Eqs. 9–10, CDAT σ = 1.9", "σ slightly below 2: λ grows 
              _m4_judge, notes=_FIG9_NOTE)
 
 
+
+def _m5_judge(runs: M.Runs, size: Size) -> Judgement:
+  """The edge controller's closed loop (model M5) beside CDAT's (M3)."""
+  del runs, size
+  prm = theory.CONTROLLER
+  m, m3 = theory.controller_model(prm), theory.cdat_model()
+  lam_star = float(m.lam[-1])
+  numeric = np.linalg.eigvals(theory.controller_jacobian(prm, lam_star))
+  neutral = int(np.argmin(np.abs(numeric - 1.0)))
+  transverse = np.delete(numeric, neutral)
+  closed = theory.controller_poles(prm, lam_star)
+  match = float(np.max(np.abs(np.sort_complex(transverse)
+                              - np.sort_complex(closed))))
+  deadbeat = theory.controller_model(prm._replace(ki=1.0, kp=0.0))
+  t5, t3 = theory.levels_off_at(m.lam), theory.levels_off_at(m3.lam)
+  n = {"ki": prm.ki, "kp": prm.kp, "lam0": float(m.lam[0]),
+       "lam_final": lam_star, "lam_final_m3": float(m3.lam[-1]),
+       "y_tail_mean": float(np.mean(criteria.tail(m.y))),
+       "spectral_radius_transverse": float(np.max(np.abs(transverse))),
+       "neutral_eigenvalue": float(abs(numeric[neutral])),
+       "jacobian_vs_closed_form": match,
+       "levels_off_at": t5, "levels_off_at_m3": t3,
+       "deadbeat_vs_m3": float(np.nanmax(np.abs(deadbeat.eta - m3.eta)))}
+  checks = [
+      check("y_settles_near_0", f"every y of the last half in "
+            f"{list(Y_NEAR_EDGE)}", fmt(n["y_tail_mean"]),
+            criteria.settles_in(m.y, *Y_NEAR_EDGE), headline=True),
+      check("lambda_stabilises", "λ over the last half: its quarters' "
+            "means within 2 %, range within 50 %",
+            f"{fmt(n['lam0'])} → {fmt(lam_star)}",
+            criteria.stabilises(m.lam), headline=True),
+      check("locally_stable", "at the fixed point (η = 2/λ*, p = a/b, "
+            "g = 0), every Jacobian eigenvalue but the line of fixed "
+            "points' 1 has modulus < 1, and the numerical Jacobian's agree "
+            "with the closed form to 1e-6",
+            f"max |μ| {fmt(n['spectral_radius_transverse'])}, |Δ| "
+            f"{fmt(match)}", n["spectral_radius_transverse"] < 1.0
+            and match < 1e-6, headline=True),
+      check("levels_off_before_m3", "λ stays within 1 % of its final "
+            "value from an earlier step than CDAT's model M3",
+            f"step {t5} vs {t3}", t5 is not None and t3 is not None
+            and t5 < t3),
+      check("deadbeat_gains_are_m3", "k_i = 1, k_p = 0 reproduces M3's η "
+            "to 1e-12", fmt(n["deadbeat_vs_m3"]),
+            n["deadbeat_vs_m3"] < 1e-12),
+  ]
+  key = (f"y → {fmt(float(m.y[-1]))}; λ {fmt(n['lam0'])} → {fmt(lam_star)} "
+         f"(M3: {fmt(n['lam_final_m3'])}), level from step {t5} (M3: {t3});"
+         f" max |μ| {fmt(n['spectral_radius_transverse'])}")
+  return Judgement(n, checks, key)
+
+
+def _m5_setting(size: Size) -> str:
+  del size
+  c, f = theory.CONTROLLER, theory.CONTROLLER.cdat
+  return (f"Eqs. 5, 10 with the PI law on log η (set point "
+          f"{c.set_point:g}, k_i = {c.ki:g}, k_p = {c.kp:g}) in place of "
+          f"Eq. 9, a = {f.a:g}, b = {f.b:g}, ν = {f.nu:g}, λ₀ = {f.lam0:g}, "
+          f"p₀ = {f.p0:g}, g₀ = {f.g0:g}, η₀ from Eq. 9, {f.steps} steps")
+
+
+M5 = Finding("M5", "Eqs. 5, 10, edge controller", "State feedback (the "
+             "paper's Sec. 7): the PI law on log η holding η·uᵀHu/‖u‖² at "
+             "2 settles y near 0, stabilises λ, and its fixed point is "
+             "locally asymptotically stable.", "Eqs. 5, 9–10, Sec. 7", (),
+             _m5_setting, _no_runs, _m5_judge,
+             notes="Not a claim of the paper: the model of the edge "
+             "controller this suite ships, timed as M3 (η_{t+1} from the "
+             "state at t). " + _FIG9_NOTE)
+
 FINDINGS = {f.id: f for f in (F1, F2, F3, F4, F5, F6, F7, F8,
-                              M1, M2, M3, M4)}
+                              M1, M2, M3, M4, M5)}
 """Every finding and model, by id, in report order."""
 
 GROUPS = {"all": tuple(FINDINGS), "findings": tuple(

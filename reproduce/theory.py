@@ -248,3 +248,113 @@ def cdat_model(params: CdatParams = FIG9) -> Trajectory:
       if _blown_up(eta[t + 1], g[t + 1], p[t + 1], y[t + 1]):
         break
   return Trajectory(eta=eta, lam=lam, y=y, p=p, x=_nans(n), g=g)
+
+
+# ------------------------------------------------- closed loop (model M5) --
+
+class ControllerParams(NamedTuple):
+  """Eqs. 5, 10 with the edge controller in place of Eq. 9 (model M5)."""
+
+  cdat: CdatParams = CdatParams()  # a, b, ν, λ₀, p₀, g₀, horizon (Fig. 9)
+  set_point: float = 2.0  # r*, the edge ratio held
+  ki: float = 0.5  # integral gain k_i
+  kp: float = -0.25  # proportional gain k_p (−k_i/2: the two-step mean)
+
+
+CONTROLLER = ControllerParams()
+
+
+def rayleigh(lam: float, p: float, nu: float, g: float) -> float:
+  """uᵀHu/‖u‖² along the gradient of the two-eigenvalue quadratic, the
+  curvature CDAT divides by (Eq. 9 is σ over it)."""
+  return (lam ** 3 * p + nu ** 3 * g) / (lam ** 2 * p + nu ** 2 * g)
+
+
+def controller_eta(prm: ControllerParams, eta: float, rho: float,
+                   prev_error: float) -> tuple[float, float]:
+  """(η_{t+1}, e_t): the PI law on log η, e_t = log(η_t ρ_t / r*),
+  log η_{t+1} = log η_t − k_i e_t − k_p (e_t − e_{t−1}).  k_i = 1, k_p = 0
+  gives η_{t+1} = r*/ρ_t: Eq. 9 with σ = r*."""
+  error = np.log(eta * rho / prm.set_point)
+  return (eta * np.exp(-prm.ki * error - prm.kp * (error - prev_error)),
+          error)
+
+
+def controller_model(prm: ControllerParams = CONTROLLER) -> Trajectory:
+  """Eqs. 5, 10 under the controller, timed as :func:`cdat_model`: η_{t+1}
+  from the state at t, η₀ from Eq. 9 with σ = r* (the loop starts on its
+  set point, e_{−1} = 0)."""
+  c = prm.cdat
+  n = c.steps
+  eta, lam, p, g, y = (_nans(n) for _ in range(5))
+  lam[0], p[0], g[0] = c.lam0, c.p0, c.g0
+  eta[0] = cdat_eta(prm.set_point, lam[0], p[0], c.nu, g[0])
+  y[0] = eta[0] * lam[0] - 2.0
+  error = 0.0
+  with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    for t in range(n):
+      eta[t + 1], error = controller_eta(
+          prm, eta[t], rayleigh(lam[t], p[t], c.nu, g[t]), error)
+      g[t + 1] = (1.0 - eta[t] * c.nu) ** 2 * g[t]
+      p[t + 1] = (1.0 + y[t]) ** 2 * p[t]
+      r = eta[t + 1] / eta[t]
+      y[t + 1] = eta[t + 1] * eta[t] * (c.a - c.b * p[t]) + r * y[t] + 2.0 * (
+          r - 1.0)
+      lam[t + 1] = (y[t + 1] + 2.0) / eta[t + 1]
+      if _blown_up(eta[t + 1], g[t + 1], p[t + 1], y[t + 1]):
+        break
+  return Trajectory(eta=eta, lam=lam, y=y, p=p, x=_nans(n), g=g)
+
+
+def _controller_map(prm: ControllerParams, s: np.ndarray) -> np.ndarray:
+  """One step of :func:`controller_model` in s = (log η, log λ, log p, g,
+  e_{t−1}) (λ_{t+1} = λ_t + η_t(a − b p_t), Eq. 4, as Eq. 5 implies)."""
+  c = prm.cdat
+  eta, lam, p, g, prev_error = np.exp(s[0]), np.exp(s[1]), np.exp(s[2]), s[3], s[4]
+  eta_next, error = controller_eta(prm, eta, rayleigh(lam, p, c.nu, g),
+                                   prev_error)
+  return np.array([np.log(eta_next), np.log(lam + eta * (c.a - c.b * p)),
+                   s[2] + 2.0 * np.log(abs(eta * lam - 1.0)),
+                   (1.0 - eta * c.nu) ** 2 * g, error])
+
+
+def controller_jacobian(prm: ControllerParams, lam: float,
+                        h: float = 1e-6) -> np.ndarray:
+  """The Jacobian of the closed loop at its fixed point of sharpness λ*
+  (η = 2/λ*, p = a/b, g = 0, e = 0; r* = 2), by central differences.
+
+  Its eigenvalues: 1, along the line of fixed points (every λ* is one);
+  (1 − 2ν/λ*)², the second eigendirection dying out; and the roots of
+  (μ − α)μ(μ − 1) − k_p(μ − 1) + 4cμ with α = 1 − k_i − k_p and
+  c = 2a/λ*² (:func:`controller_poles`).
+  """
+  c = prm.cdat
+  s0 = np.array([np.log(2.0 / lam), np.log(lam), np.log(c.a / c.b), 0.0,
+                 0.0])
+  jac = np.empty((5, 5))
+  for j in range(5):
+    d = np.zeros(5)
+    d[j] = h
+    jac[:, j] = (_controller_map(prm, s0 + d) - _controller_map(prm, s0 - d)
+                 ) / (2 * h)
+  return jac
+
+
+def controller_poles(prm: ControllerParams, lam: float) -> np.ndarray:
+  """The closed loop's eigenvalues transverse to its line of fixed points,
+  in closed form: those of [[1 − k_i − k_p, k_p, −c], [1, 0, 0],
+  [4, 0, 1]] in (e_t, e_{t−1}, log p), c = 2a/λ*², and (1 − 2ν/λ*)²."""
+  c = 2.0 * prm.cdat.a / lam ** 2
+  block = np.array([[1.0 - prm.ki - prm.kp, prm.kp, -c], [1.0, 0.0, 0.0],
+                    [4.0, 0.0, 1.0]])
+  return np.concatenate([np.linalg.eigvals(block),
+                         [(1.0 - 2.0 * prm.cdat.nu / lam) ** 2]])
+
+
+def levels_off_at(lam: np.ndarray, tol: float = 0.01) -> int | None:
+  """The first step from which λ stays within ``tol`` (relative) of its
+  final value (None if the trajectory blew up)."""
+  if not np.all(np.isfinite(lam)):
+    return None
+  outside = np.flatnonzero(np.abs(lam / lam[-1] - 1.0) > tol)
+  return 0 if outside.size == 0 else int(outside[-1]) + 1
