@@ -106,7 +106,7 @@ class Worker:
     time), from which the fixed cost per trial is
     ``wall_s − submission_s − eval_s``.
     """
-    from edgeperf.harness import runner  # pylint: disable=g-import-not-at-top
+    from edgeperf.harness import owned_steps  # pylint: disable=g-import-not-at-top
     from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
     start = time.perf_counter()
     with _output_to(task.get("log")):
@@ -129,7 +129,7 @@ class Worker:
         return {"id": task["id"], "status": "error", "message": message,
                 "wall_s": time.perf_counter() - start}
       try:
-        result = runner.run(
+        result = owned_steps.run(
             workload, spec, seed=task["seed"], run_dir=task["run_dir"],
             hparams={**spec.static, **spec.dynamic},
             submission={"name": submission.name, "path": submission.path},
