@@ -190,11 +190,8 @@ def _replace_in_code(text: str, pattern: re.Pattern, new: str) -> str:
 
 
 def _refusal(name: str, sources: dict[str, str], module: Any) -> str | None:
-  """Why ``name`` cannot be exported, or None."""
-  if getattr(module, loader.EVAL_HOOK, None) is not None:
-    return (f"{name}: defines {loader.EVAL_HOOK}, which picks the parameters "
-            "edgeperf evaluates while AlgoPerf trains on from what its "
-            "prepare_for_eval returns; refused")
+  """Why ``name`` cannot be exported (every reason, one line), or None."""
+  reasons = []
   for path, text in sources.items():
     code = _code_only(text)
     used = set(re.findall(r"\bcontrib\.(\w+)", code))
@@ -202,10 +199,14 @@ def _refusal(name: str, sources: dict[str, str], module: Any) -> str | None:
       used.add("(from optax.contrib import ...)")
     newer = sorted(u for u in used if u not in OPTAX_0_2_2_CONTRIB)
     if newer:
-      return (f"{name}: {os.path.basename(path)} uses optax.contrib."
-              f"{newer[0]}, which optax 0.2.2 (AlgoPerf's pin) does not have; "
-              "refused")
-  return None
+      names = ", ".join(f"optax.contrib.{u}" for u in newer)
+      reasons.append(f"{os.path.basename(path)} uses {names}, which optax "
+                     "0.2.2 (AlgoPerf's pin) does not have")
+  if getattr(module, loader.EVAL_HOOK, None) is not None:
+    reasons.append(f"it defines {loader.EVAL_HOOK}, which picks the "
+                   "parameters edgeperf evaluates, while AlgoPerf trains on "
+                   "from what its prepare_for_eval returns")
+  return f"{name}: refused: {'; '.join(reasons)}" if reasons else None
 
 
 # -------------------------------------------------------------- search space --
@@ -419,8 +420,8 @@ class _Step:
   def __init__(self, workload, tx, weight_decay):
     self.workload, self.tx, self.weight_decay = workload, tx, weight_decay
     self.refreshing = _api.is_refreshing(tx)
-    self.jitted = jax.jit(self.step, static_argnums=(5,),
-                          donate_argnums=(0, 1))
+    # nothing donated: a tuner state may hold the same array twice
+    self.jitted = jax.jit(self.step, static_argnums=(5,))
 
   def objective(self, params, batch, model_state, rng):
     logits, _ = self.workload.model_fn(
