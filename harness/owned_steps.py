@@ -65,22 +65,25 @@ COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
 
 
 def owns_steps(tuner: Any) -> bool:
-  """Whether ``tuner`` (built or a TunerSpec) is a step-owning submission."""
-  return isinstance(step_lib.as_spec(tuner).build(),
-                    algoperf_load.AlgoPerfTuner)
+  """Whether ``tuner`` (built, or a TunerSpec) is a step-owning
+  submission, known without building it."""
+  if isinstance(tuner, algoperf_load.AlgoPerfTuner):
+    return True
+  return bool(getattr(step_lib.as_spec(tuner).factory,
+                      algoperf_load.OWNS_STEPS, False))
 
 
 def run(workload: base.Workload, tuner: Any, **kwargs: Any
         ) -> runner.RunResult:
   """Runs any submission: a step-owning one here, others with
-  :func:`edgeperf.harness.runner.run` (same arguments, same result).
+  :func:`edgeperf.harness.runner.run` (same arguments, same result; a
+  failure while building the tuner is recorded in the run folder by both).
 
   Raises:
     ValueError: an argument a step-owning run cannot honour (diagnostics,
       which need the tuner's state; a chunk mode other than ``loop``).
   """
-  built = step_lib.as_spec(tuner).build()
-  if not isinstance(built, algoperf_load.AlgoPerfTuner):
+  if not owns_steps(tuner):
     return runner.run(workload, tuner, **kwargs)
   if kwargs.get("diag_every"):
     raise ValueError("diag_every: curvature diagnostics need an edgeperf "
@@ -97,8 +100,8 @@ def run(workload: base.Workload, tuner: Any, **kwargs: Any
   folder = None if run_dir is None else rundir_lib.RunDir(run_dir)
   with runner._StopSignals() as stop, (  # pylint: disable=protected-access
       folder.owned() if folder else contextlib.nullcontext()):
-    owned = _OwnedRun(workload, built, plan, folder=folder, stop=stop,
-                      seed=kwargs.get("seed", 0),
+    owned = _OwnedRun(workload, step_lib.as_spec(tuner), plan, folder=folder,
+                      stop=stop, seed=kwargs.get("seed", 0),
                       programs=kwargs.get("programs") or
                       programs_lib.ProgramCache(),
                       stop_at_target=kwargs.get("stop_at_target", True),
@@ -146,15 +149,12 @@ class _State:
 class _OwnedRun:
   """One run of an AlgoPerf submission: the per-step clocked loop."""
 
-  def __init__(self, workload, tuner: algoperf_load.AlgoPerfTuner,
-               plan: runner.RunPlan, *, folder, stop, seed, programs,
-               stop_at_target, worker):
-    self.workload, self.tuner, self.plan = workload, tuner, plan
+  def __init__(self, workload, spec: Any, plan: runner.RunPlan, *, folder,
+               stop, seed, programs, stop_at_target, worker):
+    self.workload, self.spec, self.plan = workload, spec, plan
     self.folder, self.stop, self.seed = folder, stop, seed
     self.programs, self.stop_at_target = programs, stop_at_target
     self.worker = worker
-    self.view = algoperf_workload.AlgoPerfWorkload(workload, tuner.spec,
-                                                   step_hint=plan.total)
     self.full_batch = workload.regime.is_full_batch
     self.target = workload.target_train_loss
     self.status = runner.RunStatus()
@@ -169,13 +169,18 @@ class _OwnedRun:
     self.wall_start = time.perf_counter()
     self.started_at = runner._now()  # pylint: disable=protected-access
     self.state: _State | None = None
+    self.tuner: algoperf_load.AlgoPerfTuner | None = None
+    self.view: algoperf_workload.AlgoPerfWorkload | None = None
 
   # -- placement ------------------------------------------------------------
   def _put_batch(self, arrays: Mapping[str, np.ndarray]) -> Any:
-    if self.several:
+    """On the devices: split along the batch axis when its size is a
+    multiple of the device count, else replicated (as a native run)."""
+    size = len(next(iter(arrays.values())))
+    if self.several and size % len(jax.devices()) == 0:
       return jax.device_put(dict(arrays),
                             jax_sharding_utils.get_batch_dim_sharding())
-    return jax.device_put(dict(arrays))
+    return self._put_state(dict(arrays))
 
   def _put_state(self, tree: Any) -> Any:
     if self.several:
@@ -238,7 +243,9 @@ class _OwnedRun:
     self.folder.write_status(record)
 
   def _setup(self, hparams, submission) -> None:
-    tuner, view = self.tuner, self.view
+    self.tuner = tuner = self.spec.build()
+    self.view = view = algoperf_workload.AlgoPerfWorkload(
+        self.workload, tuner.spec, step_hint=self.plan.total)
     _, opt_rng, init_rng, self.rng = jax.random.split(self.rng, 4)
     del init_rng  # the parameters are the native run's (same seed)
     params = self._put_state(self.workload.init(jax.random.key(self.seed)))

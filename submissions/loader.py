@@ -99,6 +99,25 @@ def locate(name_or_path: str | os.PathLike[str]) -> Location:
                   shipped=True)
 
 
+def read_search_space(where: Location) -> search_space_lib.SearchSpace:
+  """A located submission's search space, without importing it: its
+  ``search_space.json``, or an AlgoPerf file's ``tuning_search_space.json``
+  (:mod:`edgeperf.submissions.algoperf_api.load`).
+
+  Raises:
+    SubmissionError: a malformed AlgoPerf search space.
+    edgeperf.submissions.search_space.SearchSpaceError: a malformed
+      ``search_space.json``.
+  """
+  if not where.shipped and algoperf_load.is_algoperf(where.path):
+    try:
+      return algoperf_load.read_search_space(
+          algoperf_load.search_space_path(where.path)).space
+    except algoperf_load.AlgoPerfError as e:
+      raise SubmissionError(str(e)) from None
+  return search_space_lib.load(where.search_space_path)
+
+
 @dataclasses.dataclass(frozen=True)
 class Submission:
   """A loaded submission: its entry point, search space and evaluation hook."""

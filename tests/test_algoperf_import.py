@@ -272,3 +272,25 @@ def test_edgeperf_run_takes_an_algoperf_file(tmp_path, capsys):
   assert rc == 1 and "\n" not in err
   assert "no value for hyperparameter(s) ['learning_rate', 'weight_decay']" \
       in err
+
+
+@pytest.mark.slow
+def test_a_sweep_samples_and_runs_an_algoperf_submission(tmp_path):
+  from edgeperf.harness.sweep import runs as sweep  # pylint: disable=g-import-not-at-top
+  request = sweep.SweepRequest(workloads=(WORKLOAD,),
+                               submissions=(_sub("adamw"),), num_trials=2,
+                               num_studies=1, seed=0, max_steps=3,
+                               eval_every=3)
+  outcomes = sweep.run_sweep(str(tmp_path / "sweep"), request, jobs=1,
+                             progress=False)
+  assert len(outcomes) == 2
+  rates = set()
+  for outcome in outcomes:
+    assert outcome["status"] in ("completed", "budget_exhausted",
+                                 "target_reached"), outcome["message"]
+    run = tmp_path / "sweep" / outcome["run_dir"]
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["submission"]["api"] == "algoperf"
+    assert 1e-4 <= meta["hparams"]["learning_rate"] <= 1e-2
+    rates.add(meta["hparams"]["learning_rate"])
+  assert len(rates) == 2  # two sampled points

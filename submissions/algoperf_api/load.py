@@ -43,6 +43,9 @@ from edgeperf.submissions import search_space as search_space_lib
 SEARCH_SPACE_FILE = "tuning_search_space.json"
 ENTRY_POINTS = ("init_optimizer_state", "update_params")
 OPTIONAL = ("prepare_for_eval", "data_selection", "get_batch_size")
+OWNS_STEPS = "owns_steps"
+"""Attribute set (True) on the ``make_tuner`` of an AlgoPerf submission:
+its tuner owns its steps (known without building it)."""
 POINT = "tuning_point"
 """The hyperparameter indexing a list-form search space's points."""
 
@@ -293,4 +296,5 @@ def tuner_factory(module: Any, spec: Any, space: Space,
     return AlgoPerfTuner(module, spec, cls(**{n: values[n] for n in names}),
                          path)
 
+  setattr(make_tuner, OWNS_STEPS, True)
   return make_tuner
