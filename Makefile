@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test docs bench tune targets overhead tuner-cost edge-controller profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
+.PHONY: install test docs bench tune targets overhead algoperf-import tuner-cost edge-controller profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ targets: $(STAMP)
 # Harness steps/s against a bare jitted lax.scan loop of the same step.
 overhead: $(STAMP)
 	$(PY) -m edgeperf.benchmarks.overhead
+
+# An AlgoPerf AdamW submission through the import path ÷ native AdamW, per step.
+algoperf-import: $(STAMP)
+	$(PY) -m edgeperf.benchmarks.algoperf_import
 
 # Per-step cost of every tuner ÷ the constant-lr step, per workload.
 tuner-cost: $(STAMP)

@@ -10,7 +10,7 @@ import os
 from setuptools import setup
 
 TOP_LEVEL = ("workloads", "submissions", "harness", "scoring", "protocol",
-             "reproduce", "benchmarks", "cli")
+             "reproduce", "interop", "benchmarks", "cli")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -1,6 +1,7 @@
 """Every command-line entry point (``edgeperf-run``, ``-sweep``,
 ``-set-targets``, ``-plot``, ``-score``, ``-bench``, ``-tune``,
-``-reproduce``) and the one flag parser they share (:mod:`.flagparse`).
+``-reproduce``,
+``-export-algoperf``) and the one flag parser they share (:mod:`.flagparse`).
 
 Each module defines its absl flags on a private ``FlagValues`` inside
 ``main`` (no global flag state, nothing at import time), parses them with

@@ -104,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
   # Imported here so that --help is fast.
   from edgeperf import workloads  # pylint: disable=g-import-not-at-top
+  from edgeperf.harness import owned_steps  # pylint: disable=g-import-not-at-top
   from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
   from edgeperf.harness import runner  # pylint: disable=g-import-not-at-top
   from edgeperf.submissions import loader  # pylint: disable=g-import-not-at-top
@@ -128,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _record_setup_error(rundir.RunDir(fv.output_dir), e)
     return 1
   try:
-    result = runner.run(
+    result = owned_steps.run(
         workload, spec, seed=fv.seed, run_dir=fv.output_dir, hparams=hparams,
         submission={"name": submission.name, "path": submission.path},
         max_steps=fv.max_steps, eval_every=fv.eval_every,

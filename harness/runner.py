@@ -142,7 +142,7 @@ def run(workload: base.Workload,
   holder: list[_Run] = []
   on_second = None
   if exit_on_second_signal:
-    on_second = lambda signum: _exit_now(holder, signum)
+    on_second = lambda signum: exit_now(holder, signum)
   with run_status.StopSignals(on_second) as stop, (
       folder.owned() if folder else contextlib.nullcontext()):
     the_run = _Run(workload, tuner, plan, seed=seed, folder=folder,
@@ -157,9 +157,9 @@ def run(workload: base.Workload,
                            submission=dict(submission or {}))
 
 
-def _exit_now(holder: list["_Run"], signum: int) -> None:
-  """A second stop signal on a command line: records the run as
-  interrupted (the steps of the chunk under way are lost) and ends the
+def exit_now(holder: list[Any], signum: int) -> None:
+  """A second stop signal on a command line: records the run (``holder``'s
+  one entry, with ``status`` and ``write_status()``) as interrupted (the steps of the chunk under way are lost) and ends the
   process at once."""
   message = f"interrupted by a second {run_status.signal_name(signum)}"
   if holder:

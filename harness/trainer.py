@@ -38,7 +38,7 @@ evaluated whole); larger sets are evaluated in near-equal pieces and the
 metrics averaged, weighted by piece size."""
 
 
-def _pieces(n: int) -> list[tuple[int, int]]:
+def pieces(n: int) -> list[tuple[int, int]]:
   """(start, end) of near-equal pieces of ``n`` examples (≤ EVAL_PIECE)."""
   count = -(-n // EVAL_PIECE)
   bounds = np.linspace(0, n, count + 1).round().astype(int)
@@ -117,7 +117,7 @@ class Trainer:
       n = len(arrays["inputs"])
       out.append([(b - a, jax.device_put(
           {k: v[a:b] for k, v in arrays.items()}, self._sharding(b - a)))
-                  for a, b in _pieces(n)])
+                  for a, b in pieces(n)])
     if self.full_batch:
       return [(self.batch, self._train)], out[0]
     return out[0], out[1]
@@ -144,8 +144,8 @@ class Trainer:
              ) -> memory_lib.Budget:
     """Compiles the first chunk from abstract shapes and returns what the
     run will hold on each device against the free memory (``limit``:
-    ``(bytes, source)``, default :func:`~edgeperf.harness.memory.
-    device_limit`)."""
+    ``(bytes, source)``, default
+    :func:`~edgeperf.harness.memory.device_limit`)."""
     start, end = self.chunks[0]
     chunk = self._compiled(start, end - start, self.abstract_params,
                            self.abstract_opt_state,

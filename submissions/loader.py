@@ -23,6 +23,7 @@ import optax
 from edgeperf import _checks
 from edgeperf.submissions import api
 from edgeperf.submissions import search_space as search_space_lib
+from edgeperf.submissions.algoperf_api import load as algoperf_load
 
 ENTRY_POINT = "make_tuner"
 EVAL_HOOK = "prepare_for_eval"
@@ -96,6 +97,25 @@ def locate(name_or_path: str | os.PathLike[str]) -> Location:
   return Location(name=target,
                   path=os.path.join(_PACKAGE_DIR, target, "submission.py"),
                   shipped=True)
+
+
+def read_search_space(where: Location) -> search_space_lib.SearchSpace:
+  """A located submission's search space, without importing it: its
+  ``search_space.json``, or an AlgoPerf file's ``tuning_search_space.json``
+  (:mod:`edgeperf.submissions.algoperf_api.load`).
+
+  Raises:
+    SubmissionError: a malformed AlgoPerf search space.
+    edgeperf.submissions.search_space.SearchSpaceError: a malformed
+      ``search_space.json``.
+  """
+  if not where.shipped and algoperf_load.is_algoperf(where.path):
+    try:
+      return algoperf_load.read_search_space(
+          algoperf_load.search_space_path(where.path)).space
+    except algoperf_load.AlgoPerfError as e:
+      raise SubmissionError(str(e)) from None
+  return search_space_lib.load(where.search_space_path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,7 +289,8 @@ class TunerSpec:
     tx = self.factory(**self.static, **dict(
         self.dynamic if values is None else values))
     if isinstance(tx, (optax.GradientTransformationExtraArgs,
-                       api.RefreshingTransformation)):
+                       api.RefreshingTransformation,
+                       algoperf_load.AlgoPerfTuner)):
       return tx
     if isinstance(tx, optax.GradientTransformation):
       return optax.with_extra_args_support(tx)
@@ -345,6 +366,7 @@ def _callable(module: Any, path: str, attr: str, required: bool) -> Any:
     raise SubmissionError(
         f"{path}: no callable {attr!r}; a submission must define "
         f"{ENTRY_POINT}(**hparams) -> optax.GradientTransformationExtraArgs"
+        " (edgeperf), or init_optimizer_state and update_params (AlgoPerf)"
         if required else f"{path}: {attr} must be a function "
         "(opt_state, params) -> params")
   return entry
@@ -358,6 +380,8 @@ def load(name_or_path: str | os.PathLike[str]) -> Submission:
       malformed ``search_space.json`` (the message names the file).
   """
   where = locate(name_or_path)
+  if not where.shipped and algoperf_load.is_algoperf(where.path):
+    return _load_algoperf(where)
   if where.shipped:
     module = importlib.import_module(
         f"edgeperf.submissions.{where.name}.submission")
@@ -369,3 +393,25 @@ def load(name_or_path: str | os.PathLike[str]) -> Submission:
   return Submission(name=where.name, path=where.path, make_tuner=make_tuner,
                     search_space=space,
                     prepare_for_eval=hook or api.keep_params)
+
+
+def _load_algoperf(where: Location) -> Submission:
+  """An AlgoPerf JAX submission (:mod:`edgeperf.submissions.algoperf_api.
+  load`): its ``make_tuner`` gives an ``AlgoPerfTuner``, which the harness
+  runs with :mod:`edgeperf.harness.owned_steps`."""
+  try:
+    module, spec = algoperf_load.import_file(where.path, where.name)
+    space = algoperf_load.read_search_space(
+        algoperf_load.search_space_path(where.path))
+  except algoperf_load.AlgoPerfError as e:
+    raise SubmissionError(str(e)) from None
+  folder = os.path.dirname(where.path)
+  name = where.name
+  if os.path.basename(where.path) == "submission.py":
+    if os.path.basename(folder) == "jax":  # AlgoPerf's <name>/jax/ layout
+      folder = os.path.dirname(folder)
+    name = slug(os.path.basename(folder))
+  return Submission(name=name, path=where.path,
+                    make_tuner=algoperf_load.tuner_factory(
+                        module, spec, space, where.path),
+                    search_space=space.space)

@@ -155,7 +155,7 @@ def make_plan(request: SweepRequest) -> dict[str, Any]:
     names = [w.name for w in where]
     if len(set(names)) != len(names):
       raise SweepError(f"submissions must have distinct names, got {names}")
-    spaces = {sub: search_space_lib.load(w.search_space_path)
+    spaces = {sub: loader.read_search_space(w)
               for sub, w in zip(request.submissions, where)}
   except (loader.SubmissionError, search_space_lib.SearchSpaceError) as e:
     raise SweepError(str(e)) from e

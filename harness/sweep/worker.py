@@ -105,7 +105,7 @@ class Worker:
     ``wall_s − submission_s − eval_s``.  ``task.inject`` False bakes every
     hyperparameter into the programs.
     """
-    from edgeperf.harness import runner  # pylint: disable=g-import-not-at-top
+    from edgeperf.harness import owned_steps  # pylint: disable=g-import-not-at-top
     from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
     start = time.perf_counter()
     with _output_to(task.log):
@@ -128,7 +128,7 @@ class Worker:
                                       message=message,
                                       wall_s=time.perf_counter() - start)
       try:
-        result = runner.run(
+        result = owned_steps.run(
             workload, spec, seed=task.seed, run_dir=task.run_dir,
             hparams={**spec.static, **spec.dynamic},
             submission={"name": submission.name, "path": submission.path},
