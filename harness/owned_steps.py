@@ -235,13 +235,13 @@ class _OwnedRun:
         status.message += f" ({rundir_lib.REPLACEABLE_NOTE})"
       with contextlib.suppress(Exception):
         self.recorder.close()
-        self._write_status()
+        self.write_status()
       raise
     self.recorder.close()
-    self._write_status()
+    self.write_status()
     return self._result()
 
-  def _write_status(self) -> None:
+  def write_status(self) -> None:
     if self.folder is None:
       return
     record = self.status.record(
@@ -300,7 +300,7 @@ class _OwnedRun:
         "started_at": self.started_at, "reach_window": self.watch.window,
         "worker": self.worker,
     })
-    self._write_status()
+    self.write_status()
 
   def _add_clock(self, seconds: float) -> None:
     self.clock += seconds
@@ -406,7 +406,7 @@ class _OwnedRun:
         break
       self._prepare_for_eval(status.steps_run)
       self._evaluate(status.steps_run)
-      self._write_status()
+      self.write_status()
       if self.complete_at is not None:
         break
       if status.target_step is not None and self.stop_at_target:
