@@ -16,8 +16,7 @@ through a background thread, a few chunks ahead
 up.  With several local devices the batch is split over them and the
 parameters replicated (:mod:`edgeperf.harness.parallel`).
 
-A run ends with one status
-(:func:`~edgeperf.harness.run_status.final_status`):
+A run ends with one status (:func:`~.run_status.final_status`):
   * ``target_reached``: the train objective reached the workload's target
     (:mod:`edgeperf.harness.reach`); the run stops at the end of that chunk.
   * ``budget_exhausted``: step or time budget spent without the target.
@@ -26,7 +25,7 @@ A run ends with one status
   * ``error``: an exception (message and traceback recorded, then re-raised).
   * ``interrupted``: SIGINT or SIGTERM.  The run stops at the end of the
     chunk under way, makes its tables final and raises
-    :class:`RunInterrupted`; a second signal stops it at once on the
+    :class:`~edgeperf.harness.run_status.RunInterrupted`; a second signal stops it at once on the
     command line (``exit_on_second_signal``), else when the compiled chunk
     under way returns.
 
@@ -120,14 +119,15 @@ def run(workload: base.Workload,
       records the run as ``interrupted`` and ends the process at once
       (exit status 128 + signal), without waiting for the compiled chunk
       under way (whose steps are lost).  Off, a second signal raises
-      :class:`RunInterrupted` when the chunk returns.
+      :class:`~edgeperf.harness.run_status.RunInterrupted` when the chunk returns.
 
   Returns:
-    A :class:`RunResult`.  An exception inside the run is recorded as status
+    A :class:`~edgeperf.harness.records.RunResult`.  An exception inside the run is recorded as status
     ``error`` and re-raised.
 
   Raises:
-    RunInterrupted: SIGINT or SIGTERM stopped the run (recorded as
+    edgeperf.harness.run_status.RunInterrupted: SIGINT or SIGTERM stopped
+      the run (recorded as
       ``interrupted``, tables final).
     edgeperf.harness.memory.InsufficientMemoryError: the run would not fit
       the device (XLA's memory analysis of its first chunk, compiled before
