@@ -12,7 +12,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from edgeperf.reproduce import findings as findings_lib
+from edgeperf.reproduce.findings import f7 as f7_lib
+from edgeperf.reproduce.findings import f8 as f8_lib
 from edgeperf.reproduce import measures as M
 from edgeperf.reproduce import theory
 
@@ -146,7 +147,7 @@ def figure_f6(runs, title: str):
 
 
 def figure_f7(runs, title: str):
-  F = findings_lib
+  F = f7_lib
   fig, axes = _figure(len(F.F7_BATCHES), title)
   for ax, batch in zip(axes[0], F.F7_BATCHES):
     for beta, style in zip(F.F7_BETAS, ("--", "-")):
@@ -163,7 +164,7 @@ def figure_f7(runs, title: str):
 
 
 def figure_f8(runs, title: str, gains: Mapping[str, float] | None = None):
-  F = findings_lib
+  F = f8_lib
   fig, axes = _figure(3, title)
   groups = (("width", F.F8_WIDTHS, "width (2 layers)"),
             ("depth", F.F8_DEPTHS, f"depth (width {F.F8_DEPTH_WIDTH})"),

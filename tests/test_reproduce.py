@@ -21,6 +21,7 @@ from edgeperf.cli import reproduce as cli
 from edgeperf.reproduce import criteria
 from edgeperf.reproduce import experiments
 from edgeperf.reproduce import findings
+from edgeperf.reproduce.findings import common
 from edgeperf.reproduce import theory
 from edgeperf.reproduce.criteria import check
 
@@ -188,7 +189,7 @@ def test_f2_shows_on_runs_that_satisfy_its_claim():
           "const_0.8": _run(0.015, 0.8), "cdat_s1": _run(0.010, 0.3),
           "cdat_s2": _run(0.025, WARMUP), "cdat_s2.0625": _run(0.030, WARMUP),
           "cdat_s2.5": _run(0.05, 1.0, diverge=True)}
-  j = findings.F2.judge(runs, experiments.get_size("small"))
+  j = findings.FINDINGS["F2"].judge(runs, experiments.get_size("small"))
   assert all(c.passed for c in j.checks), [c for c in j.checks if not c.passed]
   assert criteria.verdict(j.checks) == criteria.SHOWS
   assert j.numbers["tuned_constant"] == "const_0.4"
@@ -199,7 +200,7 @@ def test_f2_does_not_show_on_runs_that_contradict_it():
           "const_0.8": _run(0.020, 0.8), "cdat_s1": _run(0.020, 0.3),
           "cdat_s2": _run(0.005, 0.3), "cdat_s2.0625": _run(0.004, 0.3),
           "cdat_s2.5": _run(0.010, 0.3)}
-  j = findings.F2.judge(runs, experiments.get_size("small"))
+  j = findings.FINDINGS["F2"].judge(runs, experiments.get_size("small"))
   failed = {c.name for c in j.checks if not c.passed}
   assert {"sigma2_on_par_or_better", "sigma2_beats_sigma1",
           "sigma2.0625_better_still", "sigma2.5_diverges", "automatic_warmup",
@@ -224,7 +225,7 @@ def test_one_finding_end_to_end_through_the_command(tmp_path, capsys):
   for folder in f6["by_seed"]["7"]["runs"].values():
     status = json.loads(open(os.path.join(folder, "status.json")).read())
     assert status["status"] == "completed" and status["steps_run"] == (
-        experiments.scaled(findings.BASE["steps"], experiments.SIZES["tiny"]))
+        experiments.scaled(common.BASE["steps"], experiments.SIZES["tiny"]))
   assert os.path.getsize(out / "F6.png") > 0 and (out / "M2.png").exists()
   text = (out / "findings.md").read_text()
   assert "## F6" in text and f"**{f6['verdict']}**" in text
