@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgeperf.reproduce import experiments
+from edgeperf.reproduce import criteria
 from edgeperf.reproduce import measures as M
 from edgeperf.reproduce.criteria import check
 from edgeperf.reproduce.experiments import RunSpec, Size
@@ -47,18 +48,26 @@ def _judge(runs: M.Runs, size: Size) -> Judgement:
             f"σ=2: max λ_max (every {BASE_DIAG} steps) over the second half "
             "≤ its max over the first half",
             f"{fmt(c2['second_half_max'])} vs {fmt(c2['first_half_max'])}",
-            c2["second_half_max"] <= c2["first_half_max"], headline=True),
+            c2["second_half_max"] <= c2["first_half_max"], headline=True,
+            over_seeds=criteria.MOST_SEEDS,
+            why="a trend of the typical run, so the median seed"),
       check("sharpness_even_falls", "σ=2: last λ_max ≤ 0.9 × its peak",
             f"{fmt(c2['sharpness_last'])} vs peak {fmt(c2['sharpness_peak'])}",
-            c2["sharpness_last"] <= 0.9 * c2["sharpness_peak"]),
+            c2["sharpness_last"] <= 0.9 * c2["sharpness_peak"],
+            over_seeds=criteria.MOST_SEEDS,
+            why="a trend of the typical run, so the median seed"),
       check("slightly_above_edge",
             "σ=2: median η·λ_max over the second half in [2, 2.5]",
             fmt(c2["edge_second_half_median"]),
-            2.0 <= c2["edge_second_half_median"] <= 2.5, headline=True),
+            2.0 <= c2["edge_second_half_median"] <= 2.5, headline=True,
+            over_seeds=criteria.MOST_SEEDS,
+            why="a level of the typical run, so the median seed"),
       check("updates_point_opposite",
             "σ=2: median cosine of successive updates over the second half "
             "≤ −0.9", fmt(c2["cosine_second_half_median"]),
-            c2["cosine_second_half_median"] <= -0.9, headline=True),
+            c2["cosine_second_half_median"] <= -0.9, headline=True,
+            over_seeds=criteria.MOST_SEEDS,
+            why="a level of the typical run, so the median seed"),
   ]
   key = (f"σ=2: λ_max {fmt(c2['sharpness_peak'])} (peak) → "
          f"{fmt(c2['sharpness_last'])}, η·λ_max {fmt(c2['edge_second_half_median'])}, "
@@ -70,7 +79,7 @@ F3 = Finding(
     "F3", "CDAT σ=2 rides the edge",
     "With σ ≈ 2 sharpness stops rising and even falls; the optimiser sits "
     "slightly above the edge (η·λ_max ≳ 2); successive updates point in "
-    "opposite directions.", "Fig. 6, 17", (7,),
+    "opposite directions.", "Fig. 6, 17", (7, 8, 9),
     lambda size: base_setting(
         size, f"CDAT σ=2, σ=1 and constant 0.4 with λ_max (Lanczos) and the "
         f"update cosine every {experiments.scaled(BASE_DIAG, size)} steps"),

@@ -43,12 +43,16 @@ def _m1_judge(runs: M.Runs, size: Size) -> Judgement:
             "over the last half: ≥ 10 sign changes of y and |mean y| ≤ 0.05",
             f"{numbers['y_tail_crossings']} changes, mean "
             f"{fmt(numbers['y_tail_mean'])}", criteria.oscillates_around(c.y),
-            headline=True),
+            headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
       check("lambda_stabilises",
             "λ over the last half: the means of its two quarters within 2 % "
             "and its range within 50 % of its mean",
             f"mean {fmt(numbers['lam_tail_mean'])} (2/η = 2)",
-            criteria.stabilises(c.lam), headline=True),
+            criteria.stabilises(c.lam), headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
   ]
   key = (f"y crosses 0 {numbers['y_tail_crossings']}× (mean "
          f"{fmt(numbers['y_tail_mean'])}); λ → {fmt(numbers['lam_tail_mean'])}")
@@ -81,10 +85,14 @@ def _m2_judge(runs: M.Runs, size: Size) -> Judgement:
       check("lambda_grows_without_bound",
             "λ ends ≥ 3 × λ₀, never decreases over its last quarter and "
             "still gains ≥ 5 % there", f"{fmt(m.lam[0])} → {fmt(m.lam[-1])}",
-            criteria.grows_without_bound(m.lam), headline=True),
+            criteria.grows_without_bound(m.lam), headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
       check("eta_falls", "η ends ≤ η₀ / 3 and never exceeds η₀ in the "
             "second half", f"{fmt(m.eta[0])} → {fmt(m.eta[-1])}",
-            criteria.decays(m.eta), headline=True),
+            criteria.decays(m.eta), headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
   ]
   key = (f"λ {fmt(m.lam[0])} → {fmt(m.lam[-1])}, η {fmt(m.eta[0])} → "
          f"{fmt(m.eta[-1])} in {theory.FIG4_TUNER.steps} steps")
@@ -121,11 +129,15 @@ def _m3_judge(runs: M.Runs, size: Size) -> Judgement:
       check("y_settles_near_0",
             f"every y of the last half in {list(Y_NEAR_EDGE)}",
             fmt(n["y_tail_mean"]), criteria.settles_in(m.y, *Y_NEAR_EDGE),
-            headline=True),
+            headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
       check("lambda_stabilises",
             "λ over the last half: its quarters' means within 2 %, range "
             "within 50 %", f"{fmt(n['lam0'])} → {fmt(n['lam_final'])}",
-            criteria.stabilises(m.lam), headline=True),
+            criteria.stabilises(m.lam), headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
   ]
   key = f"y → {fmt(n['y_final'])}; λ {fmt(n['lam0'])} → {fmt(n['lam_final'])}"
   return Judgement(n, checks, key)
@@ -140,11 +152,15 @@ def _m4_judge(runs: M.Runs, size: Size) -> Judgement:
             "λ over the last half rises by 1 %–100 % and its second quarter "
             "is above its first (neither levelled off nor running away)",
             f"+{fmt(100 * n['lam_second_half_gain'])} % over the last half",
-            criteria.grows_slowly(m.lam), headline=True),
+            criteria.grows_slowly(m.lam), headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
       check("y_settles_small_negative",
             f"every y of the last half in [−(2 − σ), −1e-4] = "
             f"[{-(2 - sigma):g}, −1e-4]", fmt(n["y_tail_mean"]),
-            criteria.settles_in(m.y, -(2.0 - sigma), -1e-4), headline=True),
+            criteria.settles_in(m.y, -(2.0 - sigma), -1e-4), headline=True,
+            over_seeds=criteria.EVERY_SEED,
+            why="a model: one deterministic trajectory"),
   ]
   key = (f"λ {fmt(n['lam0'])} → {fmt(n['lam_final'])} (+"
          f"{fmt(100 * n['lam_second_half_gain'])} % over the last half); y → "
