@@ -67,17 +67,23 @@ def program_group(spec: Any) -> tuple:
           spec.diag_every, spec.measure, spec.steps, spec.eval_every)
 
 
-def groups(jobs: Sequence[Job]) -> list[list[Job]]:
+def _cost(group: Sequence[Job]) -> float:
+  return sum(j.spec.steps * (2 if j.spec.diag_every else 1) for j in group)
+
+
+def groups(jobs: Sequence[Job], at_least: int = 1) -> list[list[Job]]:
   """The jobs by :func:`program_group`, the longest group (steps × runs,
-  diagnostics counted double) first."""
+  diagnostics counted double) first; while there are fewer than
+  ``at_least`` groups, the longest is split in two (every worker busy
+  costs a compilation more)."""
   by: dict[tuple, list[Job]] = {}
   for job in jobs:
     by.setdefault(program_group(job.spec), []).append(job)
-
-  def cost(group: list[Job]) -> float:
-    return sum(j.spec.steps * (2 if j.spec.diag_every else 1) for j in group)
-
-  return sorted(by.values(), key=cost, reverse=True)
+  out = sorted(by.values(), key=_cost, reverse=True)
+  while len(out) < at_least and len(out[0]) > 1:
+    first = out.pop(0)
+    out = sorted(out + [first[::2], first[1::2]], key=_cost, reverse=True)
+  return out
 
 
 def _run_group(output_dir: str, reuse: bool, data_dir: str | None,
@@ -147,7 +153,7 @@ def run_all(jobs: Sequence[Job], *, output_dir: str, reuse: bool = False,
   """
   if workers < 1:
     raise ValueError(f"workers must be >= 1, got {workers}")
-  todo = groups(jobs)
+  todo = groups(jobs, at_least=workers)
   quiet = log is None
   results: dict[str, Done] = {}
   if workers == 1 or len(todo) <= 1:

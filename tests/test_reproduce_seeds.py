@@ -238,6 +238,13 @@ def test_runs_shared_between_findings_and_seeds_run_once():
                 ) == sorted(ids)
   for group in grouped:  # one compiled program per group
     assert len({parallel.program_group(j.spec) for j in group}) == 1
+  # Fewer groups than workers: the longest is split, nothing lost.
+  one = [j for j in jobs if parallel.program_group(j.spec) ==
+         parallel.program_group(jobs[0].spec)]
+  split = parallel.groups(one, at_least=2)
+  assert len(split) == 2 and sorted(len(g) for g in split) == sorted(
+      [len(one) // 2, len(one) - len(one) // 2])
+  assert len(parallel.groups(one[:1], at_least=2)) == 1
   # A seed and its replicate share their programs.
   spec = jobs[0].spec
   assert parallel.program_group(spec) == parallel.program_group(
