@@ -268,7 +268,8 @@ class Session:
     tables = load_run(path)
     if self.log:
       s = tables.status
-      self.log(f"  {finding} {spec.key:<22} {s['status']:<16} "
+      name = f"{spec.key} s{spec.seed}{'r' if spec.perturb else ''}"
+      self.log(f"  {finding} {name:<26} {s['status']:<16} "
                f"steps {s['steps_run']:>5}  tuner {s['submission_time_s']:6.1f}s"
                f"  diagnostics {s.get('diag_time_s', 0.0):6.1f}s  wall "
                f"{s['wall_time_s']:6.1f}s")
