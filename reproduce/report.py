@@ -104,7 +104,9 @@ def _cost_line(cost: pipeline.Cost) -> str:
           f"{cost.diagnostics_s:.1f} s; compilation {cost.compile_s:.1f} s; "
           f"evaluations and the rest {cost.other_s:.1f} s — {cost.runs} "
           f"distinct runs. This finding took {cost.elapsed_s:.0f} s of wall "
-          f"time and {cost.cpu_s:.0f} CPU-s in this process.")
+          f"time and {cost.cpu_s:.0f} CPU-s in this process (runs made in "
+          "worker processes, `--workers` > 1, count only in the runs' times "
+          "above).")
 
 
 SEEDS_CHANGE = ("2026-12-07: every finding runs three seeds (the one its "
