@@ -15,6 +15,7 @@ hyperparameters, the seed.  Zero entries (biases) stay zero.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -38,11 +39,18 @@ def perturb(params: Any, relative: float, key: jax.Array) -> Any:
   if not 0 < relative <= 1e-3:
     raise ValueError(f"a roundoff perturbation must be in (0, 1e-3], got "
                      f"{relative}")
+  return _perturb(params, relative, key)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _perturb(params: Any, relative: float, key: jax.Array) -> Any:
+  """:func:`perturb`, compiled once per parameter structure (one program,
+  not one dispatch per leaf)."""
   leaves, treedef = jax.tree.flatten(params)
   keys = jax.random.split(key, max(1, len(leaves)))
   out = []
   for leaf, k in zip(leaves, keys):
-    if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact):
+    if jnp.issubdtype(leaf.dtype, jnp.inexact):
       sign = jax.random.rademacher(k, jnp.shape(leaf), dtype=leaf.dtype)
       leaf = leaf + leaf * (jnp.asarray(relative, leaf.dtype) * sign)
     out.append(leaf)
@@ -55,10 +63,14 @@ class PerturbedWorkload(base.Workload):
   :func:`perturb` (the sign pattern drawn from the init key)."""
 
   perturbation: float = REPLICATE_PERTURBATION  # relative change of w_0
+  original: base.Workload | None = None  # whose init (and its compiled
+  # program: a deep net's initialisers compile slowly) is perturbed
 
   def init(self, rng: jax.Array) -> Any:
     """The original initial parameters, each × (1 ± ``perturbation``)."""
-    return perturb(super().init(rng), self.perturbation,
+    params = (self.original.init(rng) if self.original is not None
+              else super().init(rng))
+    return perturb(params, self.perturbation,
                    jax.random.fold_in(rng, 0x7E7))
 
 
@@ -79,4 +91,5 @@ def perturbed(workload: base.Workload,
                      f"{relative}")
   fields = {f.name: getattr(workload, f.name)
             for f in dataclasses.fields(workload) if f.init}
-  return PerturbedWorkload(**fields, perturbation=relative)
+  return PerturbedWorkload(**fields, perturbation=relative,
+                           original=workload)

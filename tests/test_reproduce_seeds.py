@@ -124,9 +124,10 @@ def test_every_finding_check_carries_a_rule_and_a_reason():
 
 @pytest.fixture(scope="module")
 def workload():
-  return registry.get("mlp_mnist", size="small")
+  return registry.get("linreg_digits", size="small")
 
 
+@pytest.mark.slow  # compiles the workload's init once
 def test_the_replicate_moves_initial_parameters_by_a_last_bit(workload):
   twin = roundoff.perturbed(workload)
   key = jax.random.key(7)
@@ -143,10 +144,9 @@ def test_the_replicate_moves_initial_parameters_by_a_last_bit(workload):
     assert np.all(y[~nonzero] == 0)  # zeros (biases) stay zero
     moved += int(np.sum(rel > 0))
     assert np.all(rel > 0)  # ...of every nonzero entry
-  assert moved > 1000
-  # Deterministic: the same seed, the same perturbation; another seed moves
-  # the entries another way.
-  again = jax.tree.leaves(twin.init(key))
+  assert moved > 100
+  # Deterministic: the same seed, the same perturbation.
+  again = jax.tree.leaves(roundoff.perturbed(workload).init(key))
   assert all(np.array_equal(x, y) for x, y in zip(b, again))
 
 
