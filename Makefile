@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test docs bench tune targets overhead algoperf-import tuner-cost edge-controller profile lanczos eos-figure reproduce pipeline paper-memory device-check clean
+.PHONY: install test docs bench tune targets overhead algoperf-import tuner-cost edge-controller profile lanczos eos-figure reproduce reproduce-replicates pipeline paper-memory device-check clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ lanczos: $(STAMP)
 # make reproduce REPRODUCE_FLAGS="--findings=F1,F3 --size=small".
 reproduce: $(STAMP)
 	$(VENV)/bin/edgeperf-reproduce $(REPRODUCE_FLAGS)
+
+# The stability measurement after `make reproduce`: the same reproduction on
+# roundoff replicates only (every initialisation perturbed by a relative
+# 1e-7), compared with results/reproduction (verdicts and checks changed).
+reproduce-replicates: $(STAMP)
+	$(VENV)/bin/edgeperf-reproduce --replicates_only --output_dir=results/reproduction-replicates --compare_with=results/reproduction/findings.json $(REPRODUCE_FLAGS)
 
 # The edge-of-stability figure docs/eos-mlp-mnist.png (about 8 minutes).
 eos-figure: $(STAMP)

@@ -5,8 +5,16 @@ A finding's claim is split into checks, each a :class:`Check` holding the
 criterion (written, with its threshold, before any run), the number
 measured and whether it passed.  :func:`verdict` turns the checks into
 ``shows`` (every check passes), ``partly`` (every headline check passes, or
-at least half of all checks do) or ``does not show at this scale``.  Over
-several seeds, :func:`combine` says ``shows`` only if every seed shows.
+at least half of all checks do) or ``does not show at this scale``.
+
+Over seeds, each check carries its own rule, written next to it with a
+one-line reason (:data:`EVERY_SEED` or :data:`MOST_SEEDS`):
+:func:`over_seeds` applies it to the check's per-seed outcomes, and
+:func:`judge_over_seeds` computes the verdict from the aggregated checks.
+A roundoff replicate (the same seed, initial parameters perturbed by a
+relative 1e-7) stands for another machine: a check whose outcome differs
+between a seed and its replicate is *unstable*, and a finding with an
+unstable check cannot be ``shows``.
 
 The shape criteria (:func:`oscillates_around`, :func:`stabilises`, ...)
 take a 1-D series and return a bool; their thresholds are keyword
@@ -16,7 +24,7 @@ arguments with the defaults the findings use.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -24,6 +32,16 @@ SHOWS = "shows"
 PARTLY = "partly"
 NOT_SHOWN = "does not show at this scale"
 VERDICTS = (SHOWS, PARTLY, NOT_SHOWN)
+
+
+EVERY_SEED = "every seed"
+"""Rule over seeds: the check passes on every seed (a bound, an "always" or
+"at every step", a divergence, a grid that must fit every seed)."""
+MOST_SEEDS = "most seeds"
+"""Rule over seeds: the check passes on more than half of the seeds — for a
+threshold on one number, the criterion applied to the median seed (a claim
+about the typical run: "on par", "better", "falls")."""
+RULES = (EVERY_SEED, MOST_SEEDS)
 
 
 class Check(NamedTuple):
@@ -34,13 +52,27 @@ class Check(NamedTuple):
   measured: Any  # the number(s) the test read
   passed: bool  # whether the criterion holds
   headline: bool = False  # part of the claim's core (see :func:`verdict`)
+  over_seeds: str = EVERY_SEED  # the rule over seeds (:data:`RULES`)
+  why: str = ""  # one line: why that rule fits the claim
 
 
 def check(name: str, criterion: str, measured: Any, passed: Any, *,
-          headline: bool = False) -> Check:
+          headline: bool = False, over_seeds: str, why: str) -> Check:
   """A :class:`Check`; ``passed`` is coerced to a Python bool (a NaN
-  comparison is False, so a missing number fails its check)."""
-  return Check(name, criterion, measured, bool(passed), headline)
+  comparison is False, so a missing number fails its check).
+
+  Raises:
+    ValueError: ``over_seeds`` is not one of :data:`RULES`, or ``why`` is
+      empty (every rule is justified where it is chosen).
+  """
+  if over_seeds not in RULES:
+    raise ValueError(f"check {name!r}: over_seeds must be one of {RULES}, "
+                     f"got {over_seeds!r}")
+  if not why.strip():
+    raise ValueError(f"check {name!r}: say in one line why "
+                     f"{over_seeds!r} fits the claim (why=...)")
+  return Check(name, criterion, measured, bool(passed), headline,
+               over_seeds, why)
 
 
 def verdict(checks: Sequence[Check]) -> str:
@@ -62,23 +94,89 @@ def verdict(checks: Sequence[Check]) -> str:
   return NOT_SHOWN
 
 
-def combine(verdicts: Sequence[str]) -> str:
-  """One verdict over seeds: ``shows`` if every seed shows, ``does not
-  show`` if none shows or partly, else ``partly``.
+class SeedsCheck(NamedTuple):
+  """One check over seeds (and their roundoff replicates)."""
+
+  name: str  # the check's name
+  criterion: str  # its criterion (the same on every seed)
+  headline: bool  # part of the claim's core
+  over_seeds: str  # its rule over seeds (:data:`RULES`)
+  why: str  # why that rule fits the claim
+  by_seed: Mapping[Any, Check]  # seed -> the check on that seed's runs
+  by_replicate: Mapping[Any, Check]  # seed -> on its replicate's runs
+  passed: bool  # the rule applied to the seeds' outcomes
+  unstable: tuple[Any, ...]  # seeds whose replicate's outcome differs
+
+
+def apply_rule(rule: str, outcomes: Sequence[bool]) -> bool:
+  """A rule of :data:`RULES` applied to per-seed outcomes.
 
   Raises:
-    ValueError: no verdicts, or one that is not in :data:`VERDICTS`.
+    ValueError: no outcomes, or an unknown rule.
   """
-  if not verdicts:
-    raise ValueError("combine needs at least one verdict")
-  unknown = [v for v in verdicts if v not in VERDICTS]
-  if unknown:
-    raise ValueError(f"unknown verdict(s) {unknown}; expected {VERDICTS}")
-  if all(v == SHOWS for v in verdicts):
-    return SHOWS
-  if all(v == NOT_SHOWN for v in verdicts):
-    return NOT_SHOWN
-  return PARTLY
+  if not outcomes:
+    raise ValueError("a rule over seeds needs at least one outcome")
+  if rule == EVERY_SEED:
+    return all(outcomes)
+  if rule == MOST_SEEDS:
+    return 2 * sum(bool(o) for o in outcomes) > len(outcomes)
+  raise ValueError(f"unknown rule {rule!r}; expected one of {RULES}")
+
+
+def over_seeds(by_seed: Mapping[Any, Sequence[Check]],
+               replicates: Mapping[Any, Sequence[Check]] | None = None
+               ) -> list[SeedsCheck]:
+  """Each check over seeds: its rule applied to the seeds' outcomes, and
+  the seeds where the replicate's outcome differs (*unstable*).
+
+  Args:
+    by_seed: seed -> the checks of that seed's judgement (same names, same
+      order on every seed).
+    replicates: seed -> the checks on that seed's roundoff replicate (a
+      subset of the seeds, or None: no replicates).
+
+  Raises:
+    ValueError: no seeds, or seeds whose checks differ in names.
+  """
+  if not by_seed:
+    raise ValueError("over_seeds needs the checks of at least one seed")
+  replicates = replicates or {}
+  seeds = list(by_seed)
+  names = [c.name for c in by_seed[seeds[0]]]
+  for seed, checks in [*by_seed.items(), *replicates.items()]:
+    if [c.name for c in checks] != names:
+      raise ValueError(f"seed {seed}: checks {[c.name for c in checks]} "
+                       f"differ from seed {seeds[0]}'s {names}")
+  out = []
+  for i, name in enumerate(names):
+    first = by_seed[seeds[0]][i]
+    per_seed = {s: by_seed[s][i] for s in seeds}
+    per_rep = {s: replicates[s][i] for s in seeds if s in replicates}
+    unstable = tuple(s for s, c in per_rep.items()
+                     if c.passed != per_seed[s].passed)
+    out.append(SeedsCheck(
+        name, first.criterion, first.headline, first.over_seeds, first.why,
+        per_seed, per_rep,
+        apply_rule(first.over_seeds, [c.passed for c in per_seed.values()]),
+        unstable))
+  return out
+
+
+def judge_over_seeds(checks: Sequence[SeedsCheck]
+                     ) -> tuple[str, tuple[str, ...]]:
+  """The verdict of checks aggregated over seeds (:func:`verdict` on their
+  aggregated outcomes) and the names of the unstable ones; an unstable
+  check turns ``shows`` into ``partly`` (a rounding could flip it).
+
+  Raises:
+    ValueError: no checks.
+  """
+  result = verdict([Check(c.name, c.criterion, None, c.passed, c.headline)
+                    for c in checks])
+  unstable = tuple(c.name for c in checks if c.unstable)
+  if result == SHOWS and unstable:
+    result = PARTLY
+  return result, unstable
 
 
 # --------------------------------------------------------------- series --

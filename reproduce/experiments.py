@@ -33,6 +33,7 @@ from edgeperf.harness import diagnostics as diagnostics_lib
 from edgeperf.harness import programs as programs_lib
 from edgeperf.harness import rundir as rundir_lib
 from edgeperf.harness import runner
+from edgeperf.reproduce import roundoff
 from edgeperf.submissions import loader
 from edgeperf.workloads import base
 from edgeperf.workloads import models
@@ -59,6 +60,7 @@ class Size(NamedTuple):
   step_scale: float  # multiplies each finding's steps and periods
   note: str  # what it means, said in findings.md
   workloads: Mapping[str, str] = {}  # setting's workload -> the one run
+  seeds: int = 3  # how many of each finding's default seeds it runs
 
   def workload(self, name: str) -> str:
     """The workload a finding set on ``name`` runs at this size."""
@@ -68,7 +70,7 @@ class Size(NamedTuple):
 SIZES = {
     "tiny": Size("tiny", "small", 0.04, "smoke test only: the small presets "
                  "for 1/25 of the steps; the verdicts are computed but "
-                 "mean nothing at this length"),
+                 "mean nothing at this length", seeds=1),
     "small": Size("small", "small", 1.0, "the CPU presets (`size=small`), "
                   "the settings the findings were chosen at"),
     "medium": Size("medium", "medium", 1.0, "the `medium` presets (more data, "
@@ -80,7 +82,8 @@ SIZES = {
                   "settings on `nanolm_tinyshakespeare` (NanoLM), with the "
                   "small size's steps and rates (rates chosen on the CPU "
                   "presets: a grid's best rate on its edge shows as a "
-                  "failed check)", PAPER_WORKLOADS),
+                  "failed check); one seed by default (hours per run on a "
+                  "CPU)", PAPER_WORKLOADS, seeds=1),
 }
 
 
@@ -116,11 +119,15 @@ class RunSpec(NamedTuple):
   diag_every: int = 0  # diagnostics period (0: none)
   measure: tuple[str, ...] = ()  # diagnostic groups (harness.diagnostics.MEASUREMENTS)
   eval_every: int | None = None  # evaluation period (None: the workload's)
+  perturb: float = 0.0  # relative change of w_0 (> 0: a roundoff replicate)
 
   def identity(self) -> dict[str, Any]:
-    """Everything that determines the run's numbers (all but ``key``)."""
+    """Everything that determines the run's numbers (all but ``key``;
+    ``perturb`` only when set, so an unperturbed run keeps its hash)."""
     out = self._asdict()
     out.pop("key")
+    if not self.perturb:
+      out.pop("perturb")
     out["hparams"] = dict(sorted(self.hparams.items()))
     out["hidden"] = None if self.hidden is None else list(self.hidden)
     out["measure"] = list(self.measure)
@@ -128,10 +135,18 @@ class RunSpec(NamedTuple):
 
   @property
   def folder(self) -> str:
-    """``<key>-s<seed>-<10 hex digits of the identity's hash>``."""
+    """``<key>-s<seed>-<10 hex digits of the identity's hash>`` (``-s<seed>r``
+    for a roundoff replicate)."""
     text = json.dumps(self.identity(), sort_keys=True, default=str)
     digest = hashlib.sha1(text.encode()).hexdigest()[:10]
-    return loader.slug(f"{self.key}-s{self.seed}-{digest}")
+    replicate = "r" if self.perturb else ""
+    return loader.slug(f"{self.key}-s{self.seed}{replicate}-{digest}")
+
+  def replicate(self) -> "RunSpec":
+    """This run's roundoff replicate (:mod:`.roundoff`): the same spec, its
+    initial parameters perturbed by a relative
+    :data:`~.roundoff.REPLICATE_PERTURBATION`."""
+    return self._replace(perturb=roundoff.REPLICATE_PERTURBATION)
 
 
 class RunTables(NamedTuple):
@@ -187,11 +202,27 @@ class Session:
     self.programs = programs_lib.ProgramCache()
     self._workloads: dict[tuple, base.Workload] = {}
     self._done: dict[str, str] = {}  # spec identity -> its run folder
+    self._failed: dict[str, str] = {}  # spec identity -> why it failed
+
+  def adopt(self, spec: RunSpec, path: str, error: str | None = None) -> None:
+    """Takes a run made elsewhere (a worker process, :mod:`.parallel`):
+    finished in ``path``, or failed with ``error``."""
+    identity = json.dumps(spec.identity(), sort_keys=True, default=str)
+    if error is None:
+      self._done[identity] = path
+    else:
+      self._failed[identity] = error
 
   def workload(self, spec: RunSpec) -> base.Workload:
-    """The spec's workload, target and time budget lifted (built once)."""
+    """The spec's workload, target and time budget lifted (built once; a
+    replicate's shares the original's data)."""
     key = (spec.workload, spec.preset, spec.batch_size, spec.weight_decay,
-           spec.hidden)
+           spec.hidden, spec.perturb)
+    if spec.perturb:
+      if key not in self._workloads:
+        self._workloads[key] = roundoff.perturbed(
+            self.workload(spec._replace(perturb=0.0)), spec.perturb)
+      return self._workloads[key]
     if key not in self._workloads:
       wl = registry.get(spec.workload, size=spec.preset,
                         batch_size=spec.batch_size,
@@ -218,6 +249,9 @@ class Session:
     """
     path = os.path.join(self.output_dir, finding, spec.folder)
     identity = json.dumps(spec.identity(), sort_keys=True, default=str)
+    if identity in self._failed:
+      raise RuntimeError(f"run {spec.key} (seed {spec.seed}) failed: "
+                         f"{self._failed[identity]}")
     done = self._done.get(identity)
     if rundir_lib.RunDir(path).is_final() and (self.reuse or done == path):
       self._done.setdefault(identity, path)
@@ -234,7 +268,8 @@ class Session:
     tables = load_run(path)
     if self.log:
       s = tables.status
-      self.log(f"  {finding} {spec.key:<22} {s['status']:<16} "
+      name = f"{spec.key} s{spec.seed}{'r' if spec.perturb else ''}"
+      self.log(f"  {finding} {name:<26} {s['status']:<16} "
                f"steps {s['steps_run']:>5}  tuner {s['submission_time_s']:6.1f}s"
                f"  diagnostics {s.get('diag_time_s', 0.0):6.1f}s  wall "
                f"{s['wall_time_s']:6.1f}s")

@@ -1,9 +1,12 @@
 """One figure per finding, drawn like the paper's, and the models' figures.
 
 Object-oriented matplotlib (``matplotlib.figure.Figure``, no pyplot state).
-Each ``figure_<id>`` takes the finding's runs (:class:`~.experiments.
-RunTables` by key; none for the models) and a title carrying the computed
-verdict, and returns a Figure; :func:`draw` picks the function by id.
+Each ``figure_<id>`` takes the finding's runs, one mapping per seed
+(:class:`~.experiments.RunTables` by key; none for the models), and a
+title carrying the computed verdict, and returns a Figure; :func:`draw`
+picks the function by id.  Every seed is drawn: a run's seeds share its
+colour (the first seed solid, the others thinner and fainter), so the
+figure shows the spread over seeds.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from edgeperf.reproduce import findings as findings_lib
+from edgeperf.reproduce.findings import f7 as f7_lib
+from edgeperf.reproduce.findings import f8 as f8_lib
 from edgeperf.reproduce import measures as M
 from edgeperf.reproduce import theory
 
@@ -53,25 +57,31 @@ def _series(run, panel: str, precond: bool) -> tuple[np.ndarray, np.ndarray]:
       "sharpness", "edge"))
 
 
-def curves(runs: Mapping[str, Any], keys: Sequence[str],
+Seeds = Sequence[Mapping[str, Any]]  # the runs by key, one mapping per seed
+
+
+def curves(seeds: Seeds, keys: Sequence[str],
            panels: Sequence[str], title: str, *,
            labels: Mapping[str, str] | None = None, precond: bool = False):
   """One panel per name of ``panels`` (:data:`PANEL_TITLES`), one curve per
-  run of ``keys``; ``precond`` shows the preconditioned sharpness."""
+  run of ``keys`` and seed (a run's seeds in one colour, the first seed
+  solid and labelled); ``precond`` shows the preconditioned sharpness."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
   fig, axes = _figure(len(panels), title)
   axes = axes[0]
   for i, key in enumerate(keys):
-    run = runs[key]
-    for ax, panel in zip(axes, panels):
-      x, y = _series(run, panel, precond)
-      if y.size == 0 or not np.isfinite(y).any():
-        continue
-      dense = panel in ("loss", "lr")
-      ax.plot(x, y, color=colors[i % len(colors)],
-              label=(labels or {}).get(key, key), linewidth=1,
-              marker=None if dense else ".")
+    for s, runs in enumerate(seeds):
+      run = runs[key]
+      for ax, panel in zip(axes, panels):
+        x, y = _series(run, panel, precond)
+        if y.size == 0 or not np.isfinite(y).any():
+          continue
+        dense = panel in ("loss", "lr")
+        ax.plot(x, y, color=colors[i % len(colors)],
+                label=(labels or {}).get(key, key) if s == 0 else None,
+                linewidth=1 if s == 0 else 0.6, alpha=1 if s == 0 else 0.5,
+                marker=None if dense else ".")
   for ax, panel in zip(axes, panels):
     name = PANEL_TITLES[panel]
     if precond and panel in ("sharpness", "edge"):
@@ -82,7 +92,7 @@ def curves(runs: Mapping[str, Any], keys: Sequence[str],
     if panel in _LOG_PANELS and ax.lines:
       ax.set_yscale("log")
     if panel == "loss" and ax.lines:
-      _clip_loss_axis(ax, [runs[k] for k in keys])
+      _clip_loss_axis(ax, [runs[k] for runs in seeds for k in keys])
     if panel == "edge":
       ax.axhline(2.0, color="black", linestyle="--", linewidth=1)
       top = max([2.5] + [float(np.nanmax(l.get_ydata())) for l in ax.lines
@@ -108,52 +118,55 @@ def _clip_loss_axis(ax, runs) -> None:
     ax.set_ylim(0.5 * float(finite.min()), 2.0 * max(starts))
 
 
-def _keys(runs, prefix: str) -> list[str]:
-  return sorted((k for k in runs if k.startswith(prefix)),
+def _keys(seeds: Seeds, prefix: str) -> list[str]:
+  return sorted((k for k in seeds[0] if k.startswith(prefix)),
                 key=lambda k: (len(k), k))
 
 
-def figure_f1(runs, title: str):
-  keys = ["qg", "armijo"] + _keys(runs, "const_")
-  return curves(runs, keys, ("loss", "lr", "sharpness", "edge", "grad_norm"),
+def figure_f1(seeds: Seeds, title: str):
+  keys = ["qg", "armijo"] + _keys(seeds, "const_")
+  return curves(seeds, keys, ("loss", "lr", "sharpness", "edge", "grad_norm"),
                 title, labels={"qg": "QG (CDAT σ=1)"}, precond=True)
 
 
-def figure_f2(runs, title: str):
-  keys = _keys(runs, "cdat_") + _keys(runs, "const_")
-  return curves(runs, keys, ("loss", "lr"), title)
+def figure_f2(seeds: Seeds, title: str):
+  keys = _keys(seeds, "cdat_") + _keys(seeds, "const_")
+  return curves(seeds, keys, ("loss", "lr"), title)
 
 
-def figure_f3(runs, title: str):
-  return curves(runs, ["cdat_s2", "cdat_s1", "const_0.4"],
+def figure_f3(seeds: Seeds, title: str):
+  return curves(seeds, ["cdat_s2", "cdat_s1", "const_0.4"],
                 ("loss", "lr", "sharpness", "edge", "cosine"), title)
 
 
-def figure_f4(runs, title: str):
-  keys = ["polyak", "cdat_s2.0625"] + _keys(runs, "hyper_") + _keys(
-      runs, "const_")
-  return curves(runs, keys, ("loss", "lr", "sharpness"), title)
+def figure_f4(seeds: Seeds, title: str):
+  keys = ["polyak", "cdat_s2.0625"] + _keys(seeds, "hyper_") + _keys(
+      seeds, "const_")
+  return curves(seeds, keys, ("loss", "lr", "sharpness"), title)
 
 
-def figure_f5(runs, title: str):
-  keys = _keys(runs, "exact_") + _keys(runs, "const_")
-  return curves(runs, keys, ("loss", "lr", "edge", "alignment"), title)
+def figure_f5(seeds: Seeds, title: str):
+  keys = _keys(seeds, "exact_") + _keys(seeds, "const_")
+  return curves(seeds, keys, ("loss", "lr", "edge", "alignment"), title)
 
 
-def figure_f6(runs, title: str):
-  return curves(runs, ["qg", "on_edge"], ("loss", "lr", "one_step"), title,
+def figure_f6(seeds: Seeds, title: str):
+  return curves(seeds, ["qg", "on_edge"], ("loss", "lr", "one_step"), title,
                 labels={"qg": "QG (σ=1)", "on_edge": "on edge (σ=2)"})
 
 
-def figure_f7(runs, title: str):
-  F = findings_lib
+def figure_f7(seeds: Seeds, title: str):
+  F = f7_lib
   fig, axes = _figure(len(F.F7_BATCHES), title)
   for ax, batch in zip(axes[0], F.F7_BATCHES):
-    for beta, style in zip(F.F7_BETAS, ("--", "-")):
-      vals = [M.final_train_objective(runs[F.f7_key(batch, s, beta)])
-              for s in F.F7_SIGMAS]
-      ax.plot(F.F7_SIGMAS, [v if np.isfinite(v) else np.nan for v in vals],
-              style, marker="o", label=f"β = {beta:g}")
+    for b, (beta, style) in enumerate(zip(F.F7_BETAS, ("--", "-"))):
+      for s, runs in enumerate(seeds):
+        vals = [M.final_train_objective(runs[F.f7_key(batch, sig, beta)])
+                for sig in F.F7_SIGMAS]
+        ax.plot(F.F7_SIGMAS, [v if np.isfinite(v) else np.nan for v in vals],
+                style, marker="o", color=f"C{b}",
+                alpha=1 if s == 0 else 0.5,
+                label=f"β = {beta:g}" if s == 0 else None)
     ax.set_yscale("log")
     ax.set_title(f"batch {batch}: final train loss", fontsize=10)
     ax.set_xlabel("σ")
@@ -162,20 +175,28 @@ def figure_f7(runs, title: str):
   return fig
 
 
-def figure_f8(runs, title: str, gains: Mapping[str, float] | None = None):
-  F = findings_lib
+def figure_f8(seeds: Seeds, title: str,
+              gains: Sequence[Mapping[str, float]] = ()):
+  F = f8_lib
   fig, axes = _figure(3, title)
   groups = (("width", F.F8_WIDTHS, "width (2 layers)"),
             ("depth", F.F8_DEPTHS, f"depth (width {F.F8_DEPTH_WIDTH})"),
             ("wd", F.F8_WEIGHT_DECAYS, "weight decay"))
-  gains = gains or {}
+  del seeds
+  gains = list(gains) or [{}]
   for ax, (prefix, values, xlabel) in zip(axes[0], groups):
     names = [f"{prefix}{v:g}" for v in values]
-    ax.bar([f"{v:g}" for v in values], [gains.get(n, np.nan) for n in names],
-           color="C1")
+    ticks = [f"{v:g}" for v in values]
+    ax.bar(ticks, [M.median([g.get(n, np.nan) for g in gains])
+                   for n in names], color="C1", alpha=0.6,
+           label="median over seeds")
+    for s, g in enumerate(gains):  # every seed's gain
+      ax.plot(ticks, [g.get(n, np.nan) for n in names], "o", color="black",
+              markersize=3, label="each seed" if s == 0 else None)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("gain (> 1: CDAT better)")
+  axes[0][0].legend(fontsize=7)
   return fig
 
 
@@ -204,8 +225,8 @@ def _model_panels(trajs: Sequence[tuple[theory.Trajectory, str, str]],
   return fig, axes
 
 
-def figure_m1(runs, title: str):
-  del runs
+def figure_m1(seeds: Seeds, title: str):
+  del seeds
   prm = theory.FIG4_CONSTANT
   fig, _ = _model_panels(
       [(theory.constant_model(prm), "semi-implicit (default)", "C0"),
@@ -214,8 +235,8 @@ def figure_m1(runs, title: str):
   return fig
 
 
-def figure_m2(runs, title: str):
-  del runs
+def figure_m2(seeds: Seeds, title: str):
+  del seeds
   fig, axes = _model_panels([(theory.tuner_model(), "η·λ = 1.9", "C1")],
                             title)
   axes[1].set_yscale("log")
@@ -231,8 +252,8 @@ def _figure_fig9(title: str):
   return fig
 
 
-def figure_m3(runs, title: str):
-  del runs
+def figure_m3(seeds: Seeds, title: str):
+  del seeds
   return _figure_fig9(title)
 
 
@@ -288,8 +309,10 @@ FIGURES: dict[str, Callable[..., Any]] = {
     "M5": figure_m5}
 
 
-def draw(finding_id: str, runs, title: str, numbers: Mapping[str, Any]):
-  """The finding's figure (F8 reads its gains from ``numbers``)."""
+def draw(finding_id: str, seeds: Seeds, title: str,
+         numbers: Sequence[Mapping[str, Any]]):
+  """The finding's figure from every seed's runs (F8 reads its gains from
+  each seed's ``numbers``)."""
   if finding_id == "F8":
-    return figure_f8(runs, title, numbers.get("gain"))
-  return FIGURES[finding_id](runs, title)
+    return figure_f8(seeds, title, [n.get("gain", {}) for n in numbers])
+  return FIGURES[finding_id](seeds, title)

@@ -21,6 +21,7 @@ from edgeperf.cli import reproduce as cli
 from edgeperf.reproduce import criteria
 from edgeperf.reproduce import experiments
 from edgeperf.reproduce import findings
+from edgeperf.reproduce.findings import common
 from edgeperf.reproduce import theory
 from edgeperf.reproduce.criteria import check
 
@@ -134,7 +135,8 @@ def test_a_series_too_short_is_refused_by_name():
 
 
 def _checks(*passed: bool, headline: tuple[int, ...] = ()):
-  return [check(f"c{i}", "criterion", i, p, headline=i in headline)
+  return [check(f"c{i}", "criterion", i, p, headline=i in headline,
+                over_seeds=criteria.EVERY_SEED, why="a test")
           for i, p in enumerate(passed)]
 
 
@@ -151,18 +153,9 @@ def test_verdict_rule():
     criteria.verdict([])
 
 
-def test_verdicts_over_seeds():
-  s, p, n = criteria.SHOWS, criteria.PARTLY, criteria.NOT_SHOWN
-  assert criteria.combine([s, s]) == s
-  assert criteria.combine([s, n]) == p
-  assert criteria.combine([p, p]) == p
-  assert criteria.combine([n, n]) == n
-  with pytest.raises(ValueError, match="unknown verdict"):
-    criteria.combine([s, "maybe"])
-
-
 def test_a_nan_measurement_fails_its_check():
-  assert not check("x", "x < 1", math.nan, math.nan < 1).passed
+  assert not check("x", "x < 1", math.nan, math.nan < 1,
+                   over_seeds=criteria.MOST_SEEDS, why="a test").passed
   assert math.isnan(criteria.ratio(1.0, 0.0))
 
 
@@ -188,7 +181,7 @@ def test_f2_shows_on_runs_that_satisfy_its_claim():
           "const_0.8": _run(0.015, 0.8), "cdat_s1": _run(0.010, 0.3),
           "cdat_s2": _run(0.025, WARMUP), "cdat_s2.0625": _run(0.030, WARMUP),
           "cdat_s2.5": _run(0.05, 1.0, diverge=True)}
-  j = findings.F2.judge(runs, experiments.get_size("small"))
+  j = findings.FINDINGS["F2"].judge(runs, experiments.get_size("small"))
   assert all(c.passed for c in j.checks), [c for c in j.checks if not c.passed]
   assert criteria.verdict(j.checks) == criteria.SHOWS
   assert j.numbers["tuned_constant"] == "const_0.4"
@@ -199,7 +192,7 @@ def test_f2_does_not_show_on_runs_that_contradict_it():
           "const_0.8": _run(0.020, 0.8), "cdat_s1": _run(0.020, 0.3),
           "cdat_s2": _run(0.005, 0.3), "cdat_s2.0625": _run(0.004, 0.3),
           "cdat_s2.5": _run(0.010, 0.3)}
-  j = findings.F2.judge(runs, experiments.get_size("small"))
+  j = findings.FINDINGS["F2"].judge(runs, experiments.get_size("small"))
   failed = {c.name for c in j.checks if not c.passed}
   assert {"sigma2_on_par_or_better", "sigma2_beats_sigma1",
           "sigma2.0625_better_still", "sigma2.5_diverges", "automatic_warmup",
@@ -213,34 +206,51 @@ def test_f2_does_not_show_on_runs_that_contradict_it():
 def test_one_finding_end_to_end_through_the_command(tmp_path, capsys):
   out = tmp_path / "reproduction"
   cli.main(["edgeperf-reproduce", "--findings=F6,M2", "--size=tiny",
-            f"--output_dir={out}"])
+            "--replicates", "--workers=1", f"--output_dir={out}"])
   assert "| F6 |" in capsys.readouterr().out
   report = json.loads((out / "findings.json").read_text())
   f6 = report["findings"]["F6"]
   assert f6["error"] is None and f6["verdict"] in criteria.VERDICTS
-  checks = [criteria.Check(**{k: c[k] for k in criteria.Check._fields})
-            for c in f6["by_seed"]["7"]["checks"]]
-  assert f6["verdict"] == criteria.verdict(checks)  # computed, not typed
+  assert f6["seeds"] == [7]  # one seed by default at the tiny size
+  by_seed = {s: [criteria.Check(**{k: c[k] for k in criteria.Check._fields})
+                 for c in f6[key]["7"]["checks"]]
+             for s, key in ((7, "by_seed"), ("7r", "by_replicate"))}
+  aggregated = criteria.over_seeds({7: by_seed[7]}, {7: by_seed["7r"]})
+  assert (f6["verdict"], f6["unstable"]) == (  # computed, not typed
+      criteria.judge_over_seeds(aggregated)[0],
+      [c.name for c in aggregated if c.unstable])
+  assert all(c["over_seeds"] in criteria.RULES and c["why"]
+             for c in f6["checks"])
+  for folder in f6["by_replicate"]["7"]["runs"].values():
+    assert "-s7r-" in folder
+    meta = json.loads(open(os.path.join(folder, "meta.json")).read())
+    assert meta["seed"] == 7
   for folder in f6["by_seed"]["7"]["runs"].values():
     status = json.loads(open(os.path.join(folder, "status.json")).read())
     assert status["status"] == "completed" and status["steps_run"] == (
-        experiments.scaled(findings.BASE["steps"], experiments.SIZES["tiny"]))
+        experiments.scaled(common.BASE["steps"], experiments.SIZES["tiny"]))
   assert os.path.getsize(out / "F6.png") > 0 and (out / "M2.png").exists()
   text = (out / "findings.md").read_text()
   assert "## F6" in text and f"**{f6['verdict']}**" in text
+  assert "| seed 7 |" in text and "replicate" in text
   assert report["findings"]["M2"]["verdict"] == criteria.SHOWS
 
 
 @pytest.mark.parametrize("flag,message", [
     ("--findings=F9", "unknown finding 'F9'"),
-    ("--seeds=-1", "seeds must be integers >= 0"),
+    ("--seeds=-1", "seeds must be distinct integers >= 0"),
+    ("--seeds=3,3", "seeds must be distinct integers >= 0"),
     ("--seeds=one", "--seeds must be integers >= 0"),
+    ("--workers=0", "--workers must be >= 1"),
+    ("--replicates_only --replicates", "exclude each other"),
+    ("--compare_with=/nonexistent/findings.json", "no file"),
     ("--size=huge", "value should be one of"),
 ])
 def test_bad_flags_are_refused_before_anything_runs(tmp_path, capsys, flag,
                                                     message):
   with pytest.raises(SystemExit) as e:
-    cli.main(["edgeperf-reproduce", flag, f"--output_dir={tmp_path / 'r'}"])
+    cli.main(["edgeperf-reproduce", *flag.split(),
+              f"--output_dir={tmp_path / 'r'}"])
   assert e.value.code == 2
   assert message in capsys.readouterr().err
   assert not (tmp_path / "r" / "findings.md").exists()
