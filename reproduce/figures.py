@@ -207,22 +207,28 @@ def _model_panels(trajs: Sequence[tuple[theory.Trajectory, str, str]],
                   log_steps: bool = False):
   """η, λ and y = ηλ − 2 of each (trajectory, label, color)."""
   fig, axes = _figure(3, title)
-  axes = axes[0]
+  _model_row(axes[0], trajs, steps=steps, log_steps=log_steps)
+  return fig, axes[0]
+
+
+def _model_row(row, trajs: Sequence[tuple[theory.Trajectory, str, str]], *,
+               steps: int | None, log_steps: bool) -> None:
+  """Draws η, λ and y = ηλ − 2 of each (trajectory, label, color) on a row
+  of three panels."""
   for traj, label, color in trajs:
     n = len(traj.eta) if steps is None else steps
-    t = np.arange(n)
-    for ax, values in zip(axes, (traj.eta, traj.lam, traj.y)):
-      ax.plot(t, values[:n], color=color, label=label, linewidth=0.9)
-  for ax, name in zip(axes, ("learning rate η", "sharpness λ",
-                             "y = ηλ − 2 (edge: 0)")):
+    for ax, values in zip(row, (traj.eta, traj.lam, traj.y)):
+      ax.plot(np.arange(n), values[:n], color=color, label=label,
+              linewidth=0.9)
+  for ax, name in zip(row, ("learning rate η", "sharpness λ",
+                            "y = ηλ − 2 (edge: 0)")):
     ax.set_title(name, fontsize=10)
     ax.set_xlabel("step")
     ax.grid(True, alpha=0.3)
     if log_steps:
       ax.set_xscale("symlog", linthresh=100)
-  axes[2].axhline(0.0, color="black", linestyle="--", linewidth=1)
-  axes[0].legend(fontsize=7)
-  return fig, axes
+  row[2].axhline(0.0, color="black", linestyle="--", linewidth=1)
+  row[0].legend(fontsize=7)
 
 
 def figure_m1(seeds: Seeds, title: str):
@@ -271,20 +277,7 @@ def figure_theory(title: str = "The papers' models: Fig. 4 (Eqs. 4, 6) and "
              f"CDAT σ = {s:g} (Eqs. 9–10)", c)
             for s, c in zip(theory.FIG9_SIGMAS, ("C2", "C3"))], True, None))
   for row, (trajs, log_steps, steps) in zip(axes, rows):
-    for traj, label, color in trajs:
-      n = len(traj.eta) if steps is None else steps
-      for ax, values in zip(row, (traj.eta, traj.lam, traj.y)):
-        ax.plot(np.arange(n), values[:n], color=color, label=label,
-                linewidth=0.9)
-    for ax, name in zip(row, ("learning rate η", "sharpness λ",
-                              "y = ηλ − 2 (edge: 0)")):
-      ax.set_title(name, fontsize=10)
-      ax.set_xlabel("step")
-      ax.grid(True, alpha=0.3)
-      if log_steps:
-        ax.set_xscale("symlog", linthresh=100)
-    row[2].axhline(0.0, color="black", linestyle="--", linewidth=1)
-    row[0].legend(fontsize=7)
+    _model_row(row, trajs, steps=steps, log_steps=log_steps)
   axes[0][1].set_yscale("log")
   axes[1][2].set_yscale("symlog", linthresh=1e-3)
   return fig

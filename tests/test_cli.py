@@ -152,14 +152,20 @@ def make_tuner(*, learning_rate: float):
 """
 
 
-@pytest.mark.usefixtures("stop_signals_catchable")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_cli_signal_mid_run_records_interrupted(tmp_path, signum):
+def _slow_submission(tmp_path):
+  """A submission folder whose every step sleeps (:data:`SLOW`)."""
   sub = tmp_path / "slow"
   sub.mkdir()
   (sub / "submission.py").write_text(textwrap.dedent(SLOW))
   (sub / "search_space.json").write_text(
       '{"hyperparameters": {"learning_rate": {"values": [0.1]}}}')
+  return sub
+
+
+@pytest.mark.usefixtures("stop_signals_catchable")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_signal_mid_run_records_interrupted(tmp_path, signum):
+  sub = _slow_submission(tmp_path)
   out = tmp_path / "run"
   proc = subprocess.Popen(
       [*COMMAND, "--workload=linreg_digits", f"--submission={sub}",
@@ -195,11 +201,7 @@ def test_cli_a_second_signal_stops_at_once(tmp_path):
   """Mid-chunk (each step sleeps 0.3 s, chunks of 50 steps: 15 s), the
   first SIGTERM waits for the chunk's end; the second ends the run at once,
   recorded as interrupted."""
-  sub = tmp_path / "slow"
-  sub.mkdir()
-  (sub / "submission.py").write_text(textwrap.dedent(SLOW))
-  (sub / "search_space.json").write_text(
-      '{"hyperparameters": {"learning_rate": {"values": [0.1]}}}')
+  sub = _slow_submission(tmp_path)
   out = tmp_path / "run"
   proc = subprocess.Popen(
       [*COMMAND, "--workload=linreg_digits", f"--submission={sub}",

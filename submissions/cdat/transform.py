@@ -11,7 +11,7 @@ the harness every k steps; ``update`` only reads the state.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -115,12 +115,7 @@ def scale_by_cdat(sigma: float = 2.0, *, eps: float = 0.0, beta: float = 0.0,
   def init(params):
     dtype = api.float_dtype(params)
     zero = jnp.asarray(0.0, dtype)
-    prev = calibration = None
-    if free:
-      zeros = jax.tree.map(jnp.zeros_like, params)
-      prev = secant.Step(value=zero, slope=zero, sqnorm=zero, grad=zeros,
-                         direction=zeros)
-      calibration = secant.no_calibration(dtype)
+    prev, calibration = secant.initial_memory(params, dtype, free=free)
     return CDATState(
         stats=api.tuner_stats(0.0), count=jnp.asarray(0, jnp.int32),
         numerator_ema=zero, denominator_ema=zero, fresh=jnp.asarray(False),

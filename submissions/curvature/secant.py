@@ -101,6 +101,20 @@ def no_calibration(dtype: Any) -> Calibration:
                      age=jnp.asarray(0, jnp.int32))
 
 
+def initial_memory(params: Any, dtype: Any, *, free: bool
+                   ) -> tuple[Step | None, Calibration | None]:
+  """What a tuner using the free estimates between refreshes keeps at
+  step 0: a zero previous :class:`Step` and no calibration (both None when
+  it refreshes every step and keeps nothing)."""
+  if not free:
+    return None, None
+  zero = jnp.asarray(0.0, dtype)
+  zeros = jax.tree.map(jnp.zeros_like, params)
+  prev = Step(value=zero, slope=zero, sqnorm=zero, grad=zeros,
+              direction=zeros)
+  return prev, no_calibration(dtype)
+
+
 def estimates(now: Step, prev: Step, prev_step: jax.Array) -> Estimates:
   """vsec, end and klb at step t (see the module docstring).
 

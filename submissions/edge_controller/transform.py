@@ -156,12 +156,7 @@ def scale_by_edge_controller(
   def init(params):
     dtype = api.float_dtype(params)
     zero = jnp.asarray(0.0, dtype)
-    prev = calibration = None
-    if free:
-      zeros = jax.tree.map(jnp.zeros_like, params)
-      prev = secant.Step(value=zero, slope=zero, sqnorm=zero, grad=zeros,
-                         direction=zeros)
-      calibration = secant.no_calibration(dtype)
+    prev, calibration = secant.initial_memory(params, dtype, free=free)
     return EdgeControllerState(
         stats=api.tuner_stats(0.0), count=jnp.asarray(0, jnp.int32),
         log_lr=zero, prev_lr=zero, prev_error=zero, ratio=zero,
