@@ -81,10 +81,13 @@ class Worker:
   def workload(self, task: Mapping[str, Any]) -> Any:
     from edgeperf.workloads import registry  # pylint: disable=g-import-not-at-top
     key = (task["workload"], task.get("size") or "small",
-           task.get("batch_size"), task.get("data_dir"))
+           task.get("batch_size"), task.get("data_dir"),
+           task.get("targets_file"))
     if key not in self._workloads:
+      extra = {"targets_path": key[4]} if key[4] else {}
       self._workloads[key] = registry.get(key[0], size=key[1],
-                                          batch_size=key[2], data_dir=key[3])
+                                          batch_size=key[2], data_dir=key[3],
+                                          **extra)
     return self._workloads[key]
 
   def submission(self, name: str) -> Any:
@@ -99,9 +102,10 @@ class Worker:
     ``task``: ``id``, ``workload``, ``size``, ``batch_size``, ``data_dir``,
     ``submission`` (name or path), ``hparams``, ``seed``, ``run_dir``,
     ``max_steps``, ``eval_every``, ``log`` (where the trial's output
-    goes) and, optionally, ``inject`` (False: bake every hyperparameter in,
-    :func:`edgeperf.harness.sweep.runs.trial_entry`).  The outcome: the final
-    ``status``, ``message``, and ``wall_s`` (the whole trial in this
+    goes) and, optionally, ``targets_file`` (the stored targets to race
+    against: a division's) and ``inject`` (False: bake every
+    hyperparameter in, :func:`edgeperf.harness.sweep.runs.trial_entry`).
+    The outcome: the final ``status``, ``message``, and ``wall_s`` (the whole trial in this
     worker), ``submission_s`` and ``eval_s`` (its clocked and evaluation
     time), from which the fixed cost per trial is
     ``wall_s − submission_s − eval_s``.
