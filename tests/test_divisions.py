@@ -252,3 +252,39 @@ def test_a_division_without_its_reference_gets_no_speedup(tmp_path):
       trials_lib.load_trials([str(tmp_path)]), references=["constant"])
   assert boards["adam"].speedups == {}  # gd's constant is not adam's
   assert any("no trials" in n for n in boards["adam"].notes)
+
+
+@pytest.mark.slow
+def test_the_bench_runs_each_division_against_its_own_targets(tmp_path):
+  tuned = str(tmp_path / "tuned.json")
+  point = lambda hp: {"hparams": hp, "seed": 0}
+  cdat = {"sigma": 2.0, "beta": 0.9, "eps": 0.0, "estimator": "jvp",
+          "every_k": 1}
+  tuning.write({WL: {"constant": point({"learning_rate": 0.128,
+                                        "base_optimizer": "gd"}),
+                     "cdat": point(dict(cdat, base_optimizer="gd"))}},
+               {"protocol": {}}, tuned, division="gd")
+  adam_lr = registry.get(WL, targets_path=targets.targets_path(
+      "adam")).target_info["best_learning_rate"]
+  tuning.write({WL: {"constant": point({"learning_rate": adam_lr,
+                                        "base_optimizer": "adam"}),
+                     "cdat": point(dict(cdat, base_optimizer="adam"))}},
+               {"protocol": {}}, tuned, division="adam")
+  out = tmp_path / "out"
+  bench_cli.main(["edgeperf-bench", f"--output_dir={out}",
+                  f"--workloads={WL}", "--submissions=constant,cdat",
+                  f"--tuned_points={tuned}", "--budget_factor=1.5",
+                  "--top=1", "--repeats=2", "--jobs=1", "--noprogress"])
+  trials = pd.read_csv(out / "trials.csv")
+  assert len(trials) == 6  # 2 entries × 2 divisions, each leader again
+  for division in ("gd", "adam"):
+    mine = trials[trials["division"] == division]
+    stored = registry.get(WL, targets_path=targets.targets_path(
+        division)).target_train_loss
+    assert mine["target"].unique() == pytest.approx([stored])
+    assert mine[mine["submission"] == "constant"]["reached"].all()
+    assert (out / f"performance_profiles_{division}.png").exists()
+    assert (out / f"curves_{division}_{WL}.png").exists()
+  text = (out / "leaderboard.md").read_text()
+  assert text.count("## Division") == 2 and "## Summary" in text
+  assert "Spread over repeats" in text and "Tuned points" in text
