@@ -28,6 +28,7 @@ the best value is interior.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import os
@@ -77,9 +78,22 @@ def horizon_score(objective: Sequence[float],
   return float(np.mean(np.asarray(objective, np.float64)[-last:]))
 
 
+def untimed(workload):
+  """``workload`` without its time budget: the procedure counts steps (to
+  the step hint), so a loaded machine must not cut a run short (a run
+  stopped by the clock would be scored at an earlier step)."""
+  return dataclasses.replace(workload, time_budget_s=math.inf)
+
+
 def grid_scores(workload, *, seed: int = 0, base_optimizer: str = "gd",
                 progress: bool = True) -> dict[float, float]:
-  """Score of every learning rate of the constant grid (inf if diverged)."""
+  """Score of every learning rate of the constant grid (inf if diverged),
+  each run to the step hint whatever the time it takes.
+
+  Raises:
+    RuntimeError: a run that neither diverged nor reached the step hint.
+  """
+  workload = untimed(workload)
   constant = loader.load("constant")
   lrs = [h for h in constant.search_space.hyperparameters
          if h.name == "learning_rate"][0].values
@@ -93,6 +107,11 @@ def grid_scores(workload, *, seed: int = 0, base_optimizer: str = "gd",
                         progress=False, programs=cache)
     if result.status == "diverged":
       scores[lr] = math.inf
+    elif result.steps_run < workload.step_hint:
+      raise RuntimeError(
+          f"{workload.key}: the constant rate {lr:g} ({base_optimizer}) "
+          f"stopped at step {result.steps_run}, before the step hint "
+          f"{workload.step_hint} ({result.status}: {result.message})")
     elif workload.regime.is_full_batch:
       scores[lr] = horizon_score(result.steps["objective"])
     else:

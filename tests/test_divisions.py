@@ -2,6 +2,7 @@
 division's own targets and tuned points, the refusal of a submission that
 declares no direction, and a leaderboard that never compares divisions."""
 
+import dataclasses
 import json
 import os
 
@@ -117,6 +118,17 @@ def test_a_divisions_targets_come_from_its_own_constant(tmp_path):
   task = dict(trial, size=None, batch_size=None)
   built = worker_lib.Worker([0]).workload(task)
   assert built.target_train_loss == entry["target_train_loss"]
+
+
+def test_a_loaded_machine_cannot_cut_a_target_run_short():
+  # A time budget far too short for any run: the procedure counts steps.
+  workload = dataclasses.replace(registry.get(WL), time_budget_s=1e-6)
+  scores = targets.grid_scores(workload, base_optimizer="adam",
+                               progress=False)
+  assert len(scores) == 12
+  assert min(scores.values()) == pytest.approx(
+      registry.get(WL, targets_path=targets.targets_path(
+          "adam")).target_train_loss, rel=1e-4)
 
 
 def test_tuning_fixes_the_direction_and_uses_the_divisions_targets():
