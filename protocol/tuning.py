@@ -21,7 +21,9 @@ A submission's tuned point on a workload is the hyperparameters of its
 trial that reached the target in the fewest steps (ties: the shorter time);
 when none did, the trial with the lowest final train objective.  Steps are
 counted, not timed, so the choice does not depend on how loaded the machine
-was while tuning.
+was while tuning; for the same reason tuning trials have a step budget and
+no time budget (``untimed``: a loaded machine would otherwise cut a trial
+short before its step budget).
 
 ``protocol/tuned_points.json`` (this module reads and writes it)::
 
@@ -271,8 +273,9 @@ def plan(*, divisions: Sequence[str], workloads: Sequence[str],
               name=entry.name, ruleset=space.ruleset, study=p.study,
               trial=p.trial, seed=p.seed, hparams=p.hparams,
               max_steps=max_steps.get(workload))
-          trials.append(divisions_lib.entry_in(
-              trial, division, None if division == "gd" else path))
+          trials.append(dict(divisions_lib.entry_in(
+              trial, division, None if division == "gd" else path),
+                             untimed=True))
   return {"format": sweep.FORMAT_VERSION,
           "request": {"kind": "tune", "divisions": list(divisions),
                       "workloads": list(workloads),

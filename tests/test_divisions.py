@@ -116,8 +116,13 @@ def test_a_divisions_targets_come_from_its_own_constant(tmp_path):
   trial = divisions.entry_in({"id": "x", "run_dir": "runs/x", "log":
                               "logs/x.log", "workload": WL}, "adam", path)
   task = dict(trial, size=None, batch_size=None)
-  built = worker_lib.Worker([0]).workload(task)
+  worker = worker_lib.Worker([0])
+  built = worker.workload(task)
   assert built.target_train_loss == entry["target_train_loss"]
+  # A tuning trial has a step budget only; the same workload is reused.
+  untimed = worker.workload(dict(task, untimed=True))
+  assert untimed.time_budget_s == float("inf") and built.time_budget_s < 1e3
+  assert worker.workload(dict(task, untimed=True)) is untimed
 
 
 def test_a_loaded_machine_cannot_cut_a_target_run_short():
@@ -145,7 +150,7 @@ def test_tuning_fixes_the_direction_and_uses_the_divisions_targets():
   for (division, _), trials in by.items():
     for t in trials:
       assert t["hparams"]["base_optimizer"] == division
-      assert t["max_steps"] == 400
+      assert t["max_steps"] == 400 and t["untimed"] is True
       assert t["run_dir"].startswith(os.path.join("runs", division))
       assert t.get("targets_file") == (
           None if division == "gd" else targets.targets_path(division))
@@ -300,3 +305,24 @@ def test_the_bench_runs_each_division_against_its_own_targets(tmp_path):
   text = (out / "leaderboard.md").read_text()
   assert text.count("## Division") == 2 and "## Summary" in text
   assert "Spread over repeats" in text and "Tuned points" in text
+
+
+@pytest.mark.slow
+def test_tuning_writes_each_divisions_points_with_provenance(tmp_path):
+  path = str(tmp_path / "tuned.json")
+  done = tuning.run_tuning(
+      str(tmp_path / "sweep"), workloads=[WL], submissions=["constant"],
+      divisions=["gd", "adam"], num_trials=2, num_studies=1, grid_limit=1,
+      budget_factor=1.0, path=path, progress=False)
+  data = tuning.read(path)
+  for division in ("gd", "adam"):
+    point = tuning.points_of(data, division)[WL]["constant"]
+    assert point["hparams"]["base_optimizer"] == division
+    assert point["trials"] == 2
+    prov = tuning.tunings_of(data, division)[point["tuned_by"]]
+    assert prov["protocol"]["division"] == division
+    assert prov["protocol"]["budgets"].startswith("step budgets "
+                                                  "linreg_digits 200")
+    chosen = done[division]["points"][WL]["constant"]
+    assert (chosen["hparams"], chosen["seed"]) == (point["hparams"],
+                                                   point["seed"])

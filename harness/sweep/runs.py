@@ -231,7 +231,7 @@ def trial_task(sweep_dir: str, trial: Mapping[str, Any]) -> dict[str, Any]:
   task = {k: trial[k] for k in (
       "id", "workload", "size", "batch_size", "submission", "hparams",
       "seed", "max_steps", "eval_every") + tuple(
-          k for k in ("inject", "targets_file") if k in trial)}
+          k for k in ("inject", "targets_file", "untimed") if k in trial)}
   task["run_dir"] = os.path.abspath(os.path.join(sweep_dir, trial["run_dir"]))
   task["log"] = os.path.abspath(os.path.join(sweep_dir, trial["log"]))
   return task

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -82,12 +84,14 @@ class Worker:
     from edgeperf.workloads import registry  # pylint: disable=g-import-not-at-top
     key = (task["workload"], task.get("size") or "small",
            task.get("batch_size"), task.get("data_dir"),
-           task.get("targets_file"))
+           task.get("targets_file"), bool(task.get("untimed")))
     if key not in self._workloads:
       extra = {"targets_path": key[4]} if key[4] else {}
-      self._workloads[key] = registry.get(key[0], size=key[1],
-                                          batch_size=key[2], data_dir=key[3],
-                                          **extra)
+      workload = registry.get(key[0], size=key[1], batch_size=key[2],
+                              data_dir=key[3], **extra)
+      if key[5]:  # a step budget only (the tuning protocol)
+        workload = dataclasses.replace(workload, time_budget_s=math.inf)
+      self._workloads[key] = workload
     return self._workloads[key]
 
   def submission(self, name: str) -> Any:
@@ -103,7 +107,8 @@ class Worker:
     ``submission`` (name or path), ``hparams``, ``seed``, ``run_dir``,
     ``max_steps``, ``eval_every``, ``log`` (where the trial's output
     goes) and, optionally, ``targets_file`` (the stored targets to race
-    against: a division's) and ``inject`` (False: bake every
+    against: a division's), ``untimed`` (True: no time budget, the step
+    budget alone) and ``inject`` (False: bake every
     hyperparameter in, :func:`edgeperf.harness.sweep.runs.trial_entry`).
     The outcome: the final ``status``, ``message``, and ``wall_s`` (the whole trial in this
     worker), ``submission_s`` and ``eval_s`` (its clocked and evaluation
