@@ -197,22 +197,42 @@ def tuned_submissions(points: Mapping[str, Mapping[str, Any]],
   return tuple(tuned), untuned
 
 
+class SlowMachineError(StaleTargetsError):
+  """A division's constant baseline ran out of its time budget before its
+  target: the machine was slower (or more loaded) than the reference."""
+
+
 def check_reference(trials: pd.DataFrame, reference: str = REFERENCE
                     ) -> None:
-  """Raises :class:`StaleTargetsError` where a division's reference's
-  first trial did not reach its workload's stored target (that division's)."""
+  """Raises where a division's reference's first trial did not reach its
+  workload's stored target (that division's): :class:`SlowMachineError`
+  when every such trial was cut by its time budget, else
+  :class:`StaleTargetsError`."""
   ref = trials[(trials["submission"] == reference) & (trials["study"] == 0)]
-  stale = []
+  stale, slow = [], []
   for _, row in ref.iterrows():
-    if not bool(row["reached"]):
-      where = "" if row["division"] == "gd" else f" ({row['division']})"
-      stale.append(f"{row['workload']}{where} (target {row['target']:.4g}, "
-                   f"final train objective {row['final_objective']:.4g})")
-  if stale:
+    if bool(row["reached"]):
+      continue
+    where = "" if row["division"] == "gd" else f" ({row['division']})"
+    text = (f"{row['workload']}{where} (target {row['target']:.4g}, final "
+            f"train objective {row['final_objective']:.4g}")
+    if "time budget spent" in str(row.get("message", "")):
+      slow.append(f"{text}, {row['message']})")
+    else:
+      stale.append(text + ")")
+  if slow and not stale:
+    raise SlowMachineError(
+        f"the {reference} baseline at its tuned point ran out of its time "
+        f"budget before its own target on {'; '.join(slow)}: this machine "
+        "is slower or more loaded than the one the targets and budgets were "
+        "set on; rerun on a quiet machine (or one with its own targets: "
+        "`make targets`, then `make tune`)")
+  if stale or slow:
     raise StaleTargetsError(
         f"the {reference} baseline at its tuned point does not reach its own "
-        f"stored target on {'; '.join(stale)}: the targets are stale (set on "
-        "other code or hardware); run `make targets`, then `make tune`")
+        f"stored target on {'; '.join(stale + slow)}: the targets are stale "
+        "(set on other code or hardware); run `make targets`, then "
+        "`make tune`")
 
 
 def reached_pairs(trials: pd.DataFrame) -> set[tuple[str, str, str]]:

@@ -326,3 +326,16 @@ def test_tuning_writes_each_divisions_points_with_provenance(tmp_path):
     chosen = done[division]["points"][WL]["constant"]
     assert (chosen["hparams"], chosen["seed"]) == (point["hparams"],
                                                    point["seed"])
+
+
+def test_a_constant_cut_by_its_time_budget_is_not_called_stale():
+  row = dict(workload=WL, division="adam", submission="constant", study=0,
+             reached=False, target=0.1, final_objective=0.2)
+  slow = pd.DataFrame([dict(row, message="time budget spent after 350 "
+                            "steps")])
+  with pytest.raises(bench.SlowMachineError, match="linreg_digits \\(adam\\)"
+                     ".*time budget spent after 350 steps.*quiet machine"):
+    bench.check_reference(slow)
+  stale = pd.DataFrame([dict(row, message="step budget 400 spent")])
+  with pytest.raises(bench.StaleTargetsError, match="targets are stale"):
+    bench.check_reference(stale)
