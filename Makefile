@@ -27,16 +27,19 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(VENV)/bin/sphinx-build -b html -W --keep-going -n -q docs docs/_build/html
 
-# The external-tuning protocol (5 trials × 3 studies per submission and
-# workload, full step budgets; hours on 2 cores); rewrites
-# protocol/tuned_points.json.  Extra flags: make tune TUNE_FLAGS="...".
+# The external-tuning protocol in each default division (gd, adam: 5 trials
+# × 3 studies per entry and workload, full step budgets; hours on 2 cores);
+# rewrites the tuned pairs' points in protocol/tuned_points.json.  Extra
+# flags: make tune TUNE_FLAGS="--divisions=adam --budget_factor=2 ...".
 tune: $(STAMP)
 	$(VENV)/bin/edgeperf-tune $(TUNE_FLAGS)
 
 # Re-derive every embedded workload's target (minutes; rewrites
 # workloads/targets.json with the date and this machine's fingerprint).
+# Another division's: make targets TARGETS_FLAGS=--division=adam
+# (workloads/targets_adam.json).
 targets: $(STAMP)
-	$(VENV)/bin/edgeperf-set-targets
+	$(VENV)/bin/edgeperf-set-targets $(TARGETS_FLAGS)
 
 # Harness steps/s against a bare jitted lax.scan loop of the same step.
 overhead: $(STAMP)

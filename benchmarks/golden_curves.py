@@ -56,7 +56,10 @@ HPARAMS: dict[str, dict[str, Any]] = {
                         "warmup_fraction": 0.1, "horizon_fraction": 1.0},
     "fractal_chebyshev": {"horizon": 16, "min_curvature_ratio": 0.01},
     "schedule_free": {"learning_rate": 0.05},
-    "dog": {}, "prodigy": {}, "mechanic": {}, "dadapt": {},
+    "dog": {}, "prodigy": {}, "dadapt": {},
+    # Recorded over GD; its search space now declares Adam only (its
+    # division), so the recorded direction is named.
+    "mechanic": {"base_optimizer": "gd"},
 }
 COLUMNS = ("objective", "learning_rate", "eval_objective")
 RTOL = 1e-4

@@ -2,7 +2,9 @@
 
 Re-times every shipped submission at its tuned point
 (``protocol/tuned_points.json``) on every embedded workload against the
-stored targets, and scores (:mod:`edgeperf.protocol.bench`); writes
+stored targets, in each division (base direction: ``gd`` and ``adam`` by
+default) the submission declares, and scores each division apart
+(:mod:`edgeperf.protocol.bench`); writes
 ``<output_dir>/leaderboard.md`` and the figures, and prints the leaderboard.
 """
 
@@ -18,6 +20,7 @@ from absl import flags
 from edgeperf.harness.sweep import runs as sweep
 from edgeperf.cli import flagparse
 from edgeperf.protocol import bench
+from edgeperf.protocol import divisions
 from edgeperf.scoring import leaderboard
 from edgeperf.protocol import tuning
 from edgeperf.workloads import registry
@@ -35,12 +38,16 @@ def _define(fv: flags.FlagValues) -> None:
                     flag_values=fv)
   flags.DEFINE_list("submissions", None, "Submissions (default: all "
                     "shipped).", flag_values=fv)
+  flags.DEFINE_list("divisions", list(divisions.DEFAULT), "Divisions (base "
+                    f"directions) among {list(divisions.DIRECTIONS)}.",
+                    flag_values=fv)
   flags.DEFINE_string("tuned_points", tuning.TUNED_FILE, "The tuned-points "
                       "file (make tune).", flag_values=fv)
   flags.DEFINE_float("budget_factor", bench.DEFAULT_BUDGET_FACTOR, "Step "
                      "budget in step hints (≥ 1).", flag_values=fv)
   flags.DEFINE_integer("top", bench.DEFAULT_TOP, "How many leading "
-                       "submissions are repeated.", flag_values=fv)
+                       "entries of each division are repeated.",
+                       flag_values=fv)
   flags.DEFINE_integer("repeats", bench.DEFAULT_REPEATS, "Runs of each "
                        "leading submission (seeds 0..repeats-1).",
                        flag_values=fv)
@@ -71,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = bench.run_bench(
         output_dir=fv.output_dir, sweep_dir=sweep_dir,
         workloads=fv.workloads, submissions=fv.submissions,
-        tuned_path=fv.tuned_points, budget_factor=fv.budget_factor,
+        divisions=fv.divisions, tuned_path=fv.tuned_points, budget_factor=fv.budget_factor,
         top=fv.top, repeats=fv.repeats, jobs=fv.jobs,
         trial_timeout_s=fv.trial_timeout_s or None, progress=fv.progress,
         fresh=fv.fresh)

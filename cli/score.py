@@ -4,10 +4,13 @@ Example::
 
     edgeperf-score --runs=results/sweep --output_dir=results
 
-Writes to ``--output_dir``: ``leaderboard.md`` (score, per-workload
-time-to-target and speed-ups, failed trials), ``performance_profiles.png``,
-``curves_<workload>.png`` (loss vs time of every submission's best trial),
-``trials.csv`` (one row per trial) and ``times.csv`` (t_{s,w}).
+Writes to ``--output_dir``: ``leaderboard.md`` (one section per division,
+i.e. base direction: score, per-workload time-to-target and speed-ups
+against that division's references; failed trials),
+``performance_profiles_<division>.png``, ``curves_<division>_<workload>.png``
+(loss vs time of every entry's best trial), ``trials.csv`` (one row per
+trial) and ``times.csv`` (t_{s,w}, per division).  A run's division is the
+one its sweep recorded, else its ``base_optimizer`` hyperparameter.
 
 A trial with a file that cannot be read is not scored: it is named on
 stderr and listed under "Unreadable trials"; the rest is scored.
@@ -28,6 +31,7 @@ from edgeperf import _jsonio
 from edgeperf.cli import flagparse
 from edgeperf.scoring import leaderboard as leaderboard_lib
 from edgeperf.scoring import profiles
+from edgeperf.scoring import references
 
 PROG = "edgeperf-score"
 
@@ -44,10 +48,10 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_bool("hardware_independent", False, "Score only "
                     "hardware-independent metrics (allows runs from "
                     "different hardware).", flag_values=fv)
-  flags.DEFINE_list("references", list(leaderboard_lib.DEFAULT_REFERENCES),
-                    "Reference submissions for speed-ups: name or "
-                    "name[key=value,...] (a subset of its trials).",
-                    flag_values=fv)
+  flags.DEFINE_list("references", list(references.DEFAULT_REFERENCES),
+                    "Reference submissions for speed-ups, within each "
+                    "division: name or name[key=value,...] (a subset of its "
+                    "trials).", flag_values=fv)
   flags.DEFINE_float("max_tau", profiles.MAX_TAU, "Upper end of τ.",
                      flag_values=fv)
   flags.DEFINE_string("title", "edgeperf leaderboard", "Markdown title.",

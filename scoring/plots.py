@@ -21,31 +21,53 @@ def _pyplot():
   return plt
 
 
-def _styles(names: Sequence[str]) -> dict[str, dict[str, object]]:
-  """A distinct colour/line style per submission (stable by position)."""
+BASELINE_STYLES = (
+    {"color": "black", "linestyle": "-", "linewidth": 3.0, "zorder": 5},
+    {"color": "0.45", "linestyle": "--", "linewidth": 3.0, "zorder": 4},
+)
+"""The references' lines (the tuned constant, then the tuned schedule):
+thick, black and grey, drawn over the others."""
+_LINESTYLES = ("-", "--", "-.", ":")
+
+
+def styles(names: Sequence[str], baselines: Sequence[str] = ()
+           ) -> dict[str, dict[str, object]]:
+  """A line style per entry that a reader can tell apart: the i-th entry
+  that is not a baseline gets tab10 colour i mod 10 and line style i mod 4
+  (no two of 20 entries share both); ``baselines`` get
+  :data:`BASELINE_STYLES`."""
   plt = _pyplot()
-  colors = plt.get_cmap("tab20").colors
-  dashes = ["-", "--", "-.", ":"]
-  return {n: {"color": colors[i % len(colors)],
-              "linestyle": dashes[(i // len(colors)) % len(dashes)]}
-          for i, n in enumerate(names)}
+  colors = plt.get_cmap("tab10").colors
+  out: dict[str, dict[str, object]] = {}
+  base = [b for b in baselines if b in names]
+  for b, style in zip(base, BASELINE_STYLES):
+    out[b] = dict(style)
+  others = [n for n in names if n not in out]
+  for i, n in enumerate(others):
+    out[n] = {"color": colors[i % len(colors)],
+              "linestyle": _LINESTYLES[i % len(_LINESTYLES)],
+              "linewidth": 1.5, "zorder": 3}
+  return out
 
 
 def plot_profiles(profile: pd.DataFrame, scores: pd.Series, path: str, *,
-                  metric_name: str = "time to target") -> str:
-  """ρ_s(τ) per submission as steps over τ ∈ [1, τ_max]; writes ``path``."""
+                  metric_name: str = "time to target", division: str = "",
+                  baselines: Sequence[str] = ()) -> str:
+  """ρ_s(τ) per entry of one division as steps over τ ∈ [1, τ_max]
+  (``baselines`` emphasised); writes ``path``."""
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(8, 5))
-  styles = _styles(list(scores.index))
+  style = styles(list(scores.index), baselines)
   taus = profile.columns.to_numpy(dtype=float)
   for sub in scores.index:
     ax.step(taus, profile.loc[sub].to_numpy(dtype=float), where="post",
-            label=f"{sub} ({scores[sub]:.3f})", linewidth=1.6, **styles[sub])
+            label=f"{sub} ({scores[sub]:.3f})", **style[sub])
   ax.set_xlim(taus.min(), taus.max())
   ax.set_ylim(-0.02, 1.02)
   ax.set_xlabel(f"τ (ratio to the best {metric_name})")
   ax.set_ylabel("ρ(τ): fraction of workloads within τ of the best")
-  ax.set_title("Performance profiles (score = area / (τ_max − 1))")
+  where = f"division {division}: " if division else ""
+  ax.set_title(f"{where}performance profiles (score = area / (τ_max − 1))")
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7, loc="lower right", ncol=2)
   fig.tight_layout()
@@ -67,10 +89,12 @@ def _curve(run_dir: str, regime: str | None) -> pd.DataFrame | None:
 
 def plot_curves(trials: pd.DataFrame, workload: str, path: str, *,
                 metric: str = "time",
-                submissions: Sequence[str] | None = None) -> str | None:
+                submissions: Sequence[str] | None = None, division: str = "",
+                baselines: Sequence[str] = ()) -> str | None:
   """Train objective vs submission time (vs step for a hardware-independent
-  ``metric``) of every submission's best trial on ``workload`` (log scale),
-  with the target as a dashed line."""
+  ``metric``) of every entry's best trial on ``workload`` (log scale; the
+  trials of one division), ``baselines`` emphasised, with the target as a
+  dotted line."""
   plt = _pyplot()
   rows = trials[trials["workload"] == workload]
   if rows.empty:
@@ -78,7 +102,7 @@ def plot_curves(trials: pd.DataFrame, workload: str, path: str, *,
   best = leaderboard_lib.best_trials(rows, metric)
   names = list(submissions) if submissions is not None else sorted(
       best["submission"].unique())
-  styles = _styles(names)
+  style = styles(names, baselines)
   fig, ax = plt.subplots(figsize=(8, 5))
   plotted = 0
   for sub in names:
@@ -92,17 +116,18 @@ def plot_curves(trials: pd.DataFrame, workload: str, path: str, *,
     y = curve["objective"].to_numpy(dtype=float)
     y = np.where(np.isfinite(y) & (y > 0), y, np.nan)
     x = curve["time_s"] if metric == "time" else curve["step"]
-    ax.plot(x, y, label=sub, linewidth=1.3, **styles[sub])
+    ax.plot(x, y, label=sub, **style[sub])
     plotted += 1
   target = rows["target"].dropna()
   if len(target) and math.isfinite(float(target.iloc[0])):
-    ax.axhline(float(target.iloc[0]), color="k", linestyle="--",
-               linewidth=1, label="target")
+    ax.axhline(float(target.iloc[0]), color="red", linestyle=":",
+               linewidth=1.2, label="target")
   ax.set_yscale("log")
   # Hardware-independent leaderboards may mix machines: plot against steps.
   ax.set_xlabel("submission time (s)" if metric == "time" else "step")
   ax.set_ylabel("train objective")
-  ax.set_title(f"{workload}: best trial of each submission")
+  where = f"division {division}, " if division else ""
+  ax.set_title(f"{where}{workload}: best trial of each entry")
   ax.grid(alpha=0.3, which="both")
   if plotted:
     ax.legend(fontsize=7, ncol=2)

@@ -15,7 +15,8 @@ WL = "linreg_digits"
 
 
 def _trials(rows):
-  base = dict(workload=WL, study=0, trial=0, seed=0, status="target_reached",
+  base = dict(workload=WL, division="gd", study=0, trial=0, seed=0,
+              status="target_reached",
               reached=True, time_to_target=1.0, final_objective=1.0)
   return pd.DataFrame([dict(base, **r) for r in rows])
 
@@ -53,7 +54,7 @@ def _tuned_file(tmp_path, constant_lr):
 
 def test_missing_tuned_point_is_named(tmp_path):
   with pytest.raises(tuning.TunedPointsError, match="no tuned point for qg"):
-    bench.tuned_plan(tuning.read(_tuned_file(tmp_path, 0.128))["points"],
+    bench.tuned_plan(tuning.read(_tuned_file(tmp_path, 0.128)),
                      workloads=[WL], submissions=["constant", "qg"],
                      studies=[0], budget_factor=1.0)
   with pytest.raises(tuning.TunedPointsError, match="make tune"):
@@ -93,8 +94,8 @@ def test_stale_targets_stop_the_bench(tmp_path, capsys):
 
 
 def test_every_repeat_runs_the_tuned_trial_again(tmp_path):
-  points = tuning.read(_tuned_file(tmp_path, 0.128))["points"]
-  points[WL]["constant"]["seed"] = 1234
+  points = tuning.read(_tuned_file(tmp_path, 0.128))
+  tuning.points_of(points, "gd")[WL]["constant"]["seed"] = 1234
   plan = bench.tuned_plan(points, workloads=[WL], submissions=["constant"],
                           studies=[1, 2], budget_factor=1.5)
   assert [t.seed for t in plan["trials"]] == [1234, 1234]
@@ -108,7 +109,8 @@ def test_only_runs_that_reached_are_repeated():
       dict(submission="a"), dict(submission="b", reached=False),
       dict(submission="c", workload="other"),
       dict(submission="b", study=1)])  # a repeat does not count
-  assert bench.reached_pairs(trials) == {(WL, "a"), ("other", "c")}
+  assert bench.reached_pairs(trials) == {("gd", WL, "a"),
+                                         ("gd", "other", "c")}
 
 
 def test_a_submission_added_since_tuning_is_named_not_benched():

@@ -164,6 +164,7 @@ def test_a_huge_value_is_cut_short_in_the_message():
 def test_errored_reference_trial_is_told_apart_from_a_missed_target():
   import pandas as pd  # pylint: disable=g-import-not-at-top
   row = dict(workload=WL, submission="constant", study=0, reached=False,
+             division="gd",
              target=1.0, final_objective=float("nan"), run_dir="/r")
   errored = pd.DataFrame([dict(row, status="error", failed=True,
                                message="ValueError: learning_rate must be "

@@ -318,11 +318,11 @@ def test_reference_filters_on_hparams(tmp_path):
   trials = leaderboard.load_trials([str(tmp_path)])
   assert leaderboard.parse_reference("warmup_schedule[shape=cosine]") == (
       "warmup_schedule", {"shape": "cosine"})
-  lb = leaderboard.build(trials)  # default references
+  ref = "warmup_schedule[shape=cosine]"
+  lb = leaderboard.build(trials, references=["constant", ref])
   # The schedule's best trial overall is the linear one (0.1 s) but the
   # cosine reference is 0.2 s: constant (0.4 s) is 0.5× of it.
   assert lb.times.loc["warmup_schedule", "w"] == pytest.approx(0.1)
-  ref = "warmup_schedule[shape=cosine]"
   assert lb.speedups[ref].loc["constant", "w"] == pytest.approx(0.5)
   assert lb.speedups["constant"].loc["warmup_schedule", "w"] == (
       pytest.approx(4.0))
@@ -360,7 +360,9 @@ def test_cli_writes_markdown_and_pngs(tmp_path):
   assert "| 1 | `B` | 0.833 |" in text
   assert "| 2 | `A` | 0.500 |" in text
   assert "boom" in text  # the failed trial is listed with its error
-  for name in ("performance_profiles.png", "curves_w1.png", "curves_w2.png"):
+  # Runs that name no base direction form one division, "undeclared".
+  for name in ("performance_profiles_undeclared.png",
+               "curves_undeclared_w1.png", "curves_undeclared_w2.png"):
     assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

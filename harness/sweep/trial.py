@@ -24,6 +24,12 @@ def _slug(name: str) -> str:
   return loader.slug(name)
 
 
+_QUIET_DEFAULTS = {"inject": True, "division": None, "targets_file": None,
+                   "untimed": False}
+"""Trial fields left out of ``sweep.json`` at their defaults (a plan from
+before they existed reads the same)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Trial:
   """One trial of a sweep plan (a row of ``sweep.json``'s ``trials``)."""
@@ -41,30 +47,40 @@ class Trial:
   max_steps: int | None = None  # None: the workload's budget
   eval_every: int | None = None  # None: the workload's
   inject: bool = True  # False: every hyperparameter baked into programs
+  division: str | None = None  # the leaderboard division (base direction)
+  targets_file: str | None = None  # the division's stored targets
+  untimed: bool = False  # True: the step budget alone (tuning)
 
   @property
   def id(self) -> str:
-    return f"{self.workload}/{self.name}/study_{self.study}/trial_{self.trial}"
+    head = f"{self.division}/" if self.division else ""
+    return (f"{head}{self.workload}/{self.name}/study_{self.study}/"
+            f"trial_{self.trial}")
 
   @property
   def run_dir(self) -> str:
-    """The trial's run folder, relative to the sweep folder."""
-    return os.path.join("runs", _slug(self.workload), self.name,
+    """The trial's run folder, relative to the sweep folder (under its
+    division's folder when it has one)."""
+    division = (self.division,) if self.division else ()
+    return os.path.join("runs", *division, _slug(self.workload), self.name,
                         f"study_{self.study}", f"trial_{self.trial}")
 
   @property
   def log(self) -> str:
     """The trial's output, relative to the sweep folder."""
-    return os.path.join("logs", f"{_slug(self.workload)}__{self.name}__"
-                        f"s{self.study}_t{self.trial}.log")
+    head = f"{self.division}__" if self.division else ""
+    return os.path.join("logs", f"{head}{_slug(self.workload)}__{self.name}"
+                        f"__s{self.study}_t{self.trial}.log")
 
   def to_json(self) -> dict[str, Any]:
-    """The ``sweep.json`` form (``inject`` written only when False)."""
+    """The ``sweep.json`` form (fields at their defaults ``inject``,
+    ``division``, ``targets_file`` and ``untimed`` are not written)."""
     out = {"id": self.id, **dataclasses.asdict(self),
            "run_dir": self.run_dir, "log": self.log}
     out["hparams"] = dict(self.hparams)
-    if self.inject:
-      del out["inject"]
+    for name, default in _QUIET_DEFAULTS.items():
+      if out[name] == default:
+        del out[name]
     return out
 
   @classmethod
@@ -80,6 +96,7 @@ class Trial:
         batch_size=self.batch_size, submission=self.submission,
         hparams=dict(self.hparams), seed=self.seed, max_steps=self.max_steps,
         eval_every=self.eval_every, inject=self.inject,
+        targets_file=self.targets_file, untimed=self.untimed,
         run_dir=os.path.abspath(os.path.join(sweep_dir, self.run_dir)),
         log=os.path.abspath(os.path.join(sweep_dir, self.log)))
 
@@ -101,6 +118,8 @@ class TrialTask:
   max_steps: int | None = None  # None: the workload's budget
   eval_every: int | None = None  # None: the workload's
   inject: bool = True  # False: bake every hyperparameter in
+  targets_file: str | None = None  # stored targets to race (a division's)
+  untimed: bool = False  # True: no time budget, the step budget alone
 
   @property
   def program_key(self) -> tuple:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -84,10 +86,14 @@ class Worker:
   def workload(self, task: trial_lib.TrialTask) -> Any:
     from edgeperf.workloads import registry  # pylint: disable=g-import-not-at-top
     key = (task.workload, task.size or "small", task.batch_size,
-           task.data_dir)
+           task.data_dir, task.targets_file, task.untimed)
     if key not in self._workloads:
-      self._workloads[key] = registry.get(key[0], size=key[1],
-                                          batch_size=key[2], data_dir=key[3])
+      extra = {"targets_path": key[4]} if key[4] else {}
+      workload = registry.get(key[0], size=key[1], batch_size=key[2],
+                              data_dir=key[3], **extra)
+      if key[5]:  # a step budget only (the tuning protocol)
+        workload = dataclasses.replace(workload, time_budget_s=math.inf)
+      self._workloads[key] = workload
     return self._workloads[key]
 
   def submission(self, name: str) -> Any:
@@ -103,7 +109,9 @@ class Worker:
     whole trial in this worker), ``submission_s`` and ``eval_s`` (its
     clocked and evaluation time), from which the fixed cost per trial is
     ``wall_s − submission_s − eval_s``.  ``task.inject`` False bakes every
-    hyperparameter into the programs.
+    hyperparameter into the programs; ``task.targets_file`` is the stored
+    targets to race against (a division's); ``task.untimed`` lifts the
+    time budget (the step budget alone: the tuning protocol).
     """
     from edgeperf.harness import owned_steps  # pylint: disable=g-import-not-at-top
     from edgeperf.harness import rundir  # pylint: disable=g-import-not-at-top
