@@ -29,6 +29,10 @@ ENTRY_POINT = "make_tuner"
 EVAL_HOOK = "prepare_for_eval"
 HORIZON = "num_steps"
 """A ``make_tuner`` argument of this name receives the run's step budget."""
+DIRECTION = "base_optimizer"
+"""The hyperparameter naming the base direction u; a run records
+``make_tuner``'s default when neither the call nor a fixed search-space
+value sets it (the leaderboard's division is read from it)."""
 UNROLL = "unroll_loops"
 """A ``make_tuner`` argument of this name receives the workload's
 :attr:`~edgeperf.workloads.base.Workload.unroll_inner_loops` (its gradients
@@ -160,6 +164,10 @@ class Submission:
       merged[HORIZON] = int(num_steps)
     if unroll_loops is not None and UNROLL in params and UNROLL not in given:
       merged[UNROLL] = bool(unroll_loops)
+    direction = params.get(DIRECTION)
+    if (direction is not None and DIRECTION not in merged
+        and direction.default is not inspect.Parameter.empty):
+      merged[DIRECTION] = direction.default  # recorded: the run's division
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     accepted = [n for n, p in params.items()
                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]

@@ -36,7 +36,9 @@ def test_load_by_name():
   assert sub.name == "constant" and "constant" in loader.available()
   tx = sub.build({"learning_rate": 0.1})
   assert isinstance(tx, optax.GradientTransformationExtraArgs)
-  assert sub.search_space.size() == 12 and sub.search_space.ruleset == "external"
+  # 12 rates × the 4 base directions it declares (one per division)
+  assert sub.search_space.size() == 12 * 4
+  assert sub.search_space.ruleset == "external"
   lrs = [h for h in sub.search_space.hyperparameters
          if h.name == "learning_rate"][0].values
   assert lrs[0] == pytest.approx(5e-4) and lrs[-1] == pytest.approx(1.024)
