@@ -12,7 +12,9 @@ import pytest
 
 from edgeperf.harness import pipeline
 from edgeperf.harness import programs as programs_lib
+from edgeperf.harness import run_plan
 from edgeperf.harness import runner
+from edgeperf.harness import trainer
 from edgeperf.submissions import loader
 from edgeperf.workloads import base
 from edgeperf.workloads import models
@@ -131,7 +133,7 @@ def test_bad_arguments_are_named():
 def test_long_mini_batch_chunks_are_cut(get_workload, monkeypatch):
   workload = get_workload("mlp_mnist", batch_size=128)
   step_bytes = 128 * (784 * 4 + 4)
-  monkeypatch.setattr(runner, "CHUNK_DATA_BYTES", 7 * step_bytes + 1)
+  monkeypatch.setattr(run_plan, "CHUNK_DATA_BYTES", 7 * step_bytes + 1)
   plan = runner.RunPlan.make(workload, max_steps=20, eval_every=10,
                              chunk_mode=None, diag_every=0)
   assert plan.max_chunk == 7
@@ -153,7 +155,7 @@ def test_evaluation_in_pieces_equals_one_piece(monkeypatch):
   programs = programs_lib.ProgramCache()
   whole = runner.run(workload, tx, max_steps=6, eval_every=3, progress=False,
                      programs=programs)
-  monkeypatch.setattr(runner, "EVAL_PIECE", 25)  # 96 train: 4 pieces, 40: 2
+  monkeypatch.setattr(trainer, "EVAL_PIECE", 25)  # 96 train: 4 pieces, 40: 2
   pieces = runner.run(workload, tx, max_steps=6, eval_every=3,
                       progress=False, programs=programs)
   np.testing.assert_array_equal(whole.steps["objective"],

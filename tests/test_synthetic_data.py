@@ -98,7 +98,7 @@ def test_a_sweep_trial_on_synthetic_data_is_refused(synthetic, tmp_path):
   from edgeperf.harness.sweep import trial as trial_lib
   from edgeperf.harness.sweep import worker as worker_lib
   worker = worker_lib.Worker(cores=[0])
-  key = (NAME, "small", None, None)
+  key = (NAME, "small", None, None, None, False)  # no division file, timed
   worker._workloads[key] = synthetic  # what a synthetic source would load
   outcome = worker.run_trial(trial_lib.TrialTask(
       id="t", workload=NAME, size="small", submission="constant",
