@@ -181,7 +181,7 @@ def target_and_rate(wl) -> tuple[float | None, float | None, str]:
 def time_to_target_part(sizes: Sizes, emit: Emit) -> None:
   """Constant-lr (at the rate that set the target, seed 0) vs CDAT (at its
   tuned points) time to target, harness runs."""
-  points = tuning.read()["points"]
+  points = tuning.points_of(tuning.read(), "gd")
   for name in sizes.target_workloads:
     _progress("time_to_target", f"{name}/{sizes.target_size}")
     wl = registry.get(name, size=sizes.target_size)

@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
   if not grid(fv.base):
     flagparse.fail("edge_controller", f"the controller's search space has "
                    f"no point with base_optimizer {fv.base!r}")
-  points = _jsonio.read_json(fv.tuned_points)["points"]
+  points = tuning.points_of(tuning.read(fv.tuned_points), fv.base)
   rows, selection = [], []
   for name in fv.workloads:
     best, tried = select(name, fv.base, fv.select_seed, horizon=fv.horizon)
