@@ -15,6 +15,13 @@ from edgeperf.reproduce.criteria import check
 from edgeperf.reproduce.experiments import RunSpec, Size
 from edgeperf.reproduce.findings.common import Finding, Judgement, fmt
 
+def _check(*args: Any, **kwargs: Any) -> Any:
+  """A model's check: a model is one deterministic trajectory, so every
+  check holds over its single "seed"."""
+  return check(*args, over_seeds=criteria.EVERY_SEED,
+               why="a model: one deterministic trajectory", **kwargs)
+
+
 def _no_runs(size: Size, seed: int) -> tuple[RunSpec, ...]:
   del size, seed
   return ()
@@ -39,20 +46,16 @@ def _m1_judge(runs: M.Runs, size: Size) -> Judgement:
              "literal_fixed_point_det": theory.constant_fixed_point_growth(
                  prm._replace(semi_implicit=False))}
   checks = [
-      check("y_oscillates_around_0",
+      _check("y_oscillates_around_0",
             "over the last half: ≥ 10 sign changes of y and |mean y| ≤ 0.05",
             f"{numbers['y_tail_crossings']} changes, mean "
             f"{fmt(numbers['y_tail_mean'])}", criteria.oscillates_around(c.y),
-            headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("lambda_stabilises",
+            headline=True),
+      _check("lambda_stabilises",
             "λ over the last half: the means of its two quarters within 2 % "
             "and its range within 50 % of its mean",
             f"mean {fmt(numbers['lam_tail_mean'])} (2/η = 2)",
-            criteria.stabilises(c.lam), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
+            criteria.stabilises(c.lam), headline=True),
   ]
   key = (f"y crosses 0 {numbers['y_tail_crossings']}× (mean "
          f"{fmt(numbers['y_tail_mean'])}); λ → {fmt(numbers['lam_tail_mean'])}")
@@ -82,17 +85,13 @@ def _m2_judge(runs: M.Runs, size: Size) -> Judgement:
              "eta0": float(m.eta[0]), "eta_final": float(m.eta[-1]),
              "y": float(np.median(m.y))}
   checks = [
-      check("lambda_grows_without_bound",
+      _check("lambda_grows_without_bound",
             "λ ends ≥ 3 × λ₀, never decreases over its last quarter and "
             "still gains ≥ 5 % there", f"{fmt(m.lam[0])} → {fmt(m.lam[-1])}",
-            criteria.grows_without_bound(m.lam), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("eta_falls", "η ends ≤ η₀ / 3 and never exceeds η₀ in the "
+            criteria.grows_without_bound(m.lam), headline=True),
+      _check("eta_falls", "η ends ≤ η₀ / 3 and never exceeds η₀ in the "
             "second half", f"{fmt(m.eta[0])} → {fmt(m.eta[-1])}",
-            criteria.decays(m.eta), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
+            criteria.decays(m.eta), headline=True),
   ]
   key = (f"λ {fmt(m.lam[0])} → {fmt(m.lam[-1])}, η {fmt(m.eta[0])} → "
          f"{fmt(m.eta[-1])} in {theory.FIG4_TUNER.steps} steps")
@@ -126,18 +125,14 @@ def _m3_judge(runs: M.Runs, size: Size) -> Judgement:
   del runs, size
   m, n = _cdat_numbers(2.0)
   checks = [
-      check("y_settles_near_0",
+      _check("y_settles_near_0",
             f"every y of the last half in {list(Y_NEAR_EDGE)}",
             fmt(n["y_tail_mean"]), criteria.settles_in(m.y, *Y_NEAR_EDGE),
-            headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("lambda_stabilises",
+            headline=True),
+      _check("lambda_stabilises",
             "λ over the last half: its quarters' means within 2 %, range "
             "within 50 %", f"{fmt(n['lam0'])} → {fmt(n['lam_final'])}",
-            criteria.stabilises(m.lam), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
+            criteria.stabilises(m.lam), headline=True),
   ]
   key = f"y → {fmt(n['y_final'])}; λ {fmt(n['lam0'])} → {fmt(n['lam_final'])}"
   return Judgement(n, checks, key)
@@ -148,19 +143,15 @@ def _m4_judge(runs: M.Runs, size: Size) -> Judgement:
   sigma = theory.FIG9_SIGMAS[1]
   m, n = _cdat_numbers(sigma)
   checks = [
-      check("lambda_grows_slowly",
+      _check("lambda_grows_slowly",
             "λ over the last half rises by 1 %–100 % and its second quarter "
             "is above its first (neither levelled off nor running away)",
             f"+{fmt(100 * n['lam_second_half_gain'])} % over the last half",
-            criteria.grows_slowly(m.lam), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("y_settles_small_negative",
+            criteria.grows_slowly(m.lam), headline=True),
+      _check("y_settles_small_negative",
             f"every y of the last half in [−(2 − σ), −1e-4] = "
             f"[{-(2 - sigma):g}, −1e-4]", fmt(n["y_tail_mean"]),
-            criteria.settles_in(m.y, -(2.0 - sigma), -1e-4), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
+            criteria.settles_in(m.y, -(2.0 - sigma), -1e-4), headline=True),
   ]
   key = (f"λ {fmt(n['lam0'])} → {fmt(n['lam_final'])} (+"
          f"{fmt(100 * n['lam_second_half_gain'])} % over the last half); y → "
@@ -211,37 +202,27 @@ def _m5_judge(runs: M.Runs, size: Size) -> Judgement:
        "levels_off_at": t5, "levels_off_at_m3": t3,
        "deadbeat_vs_m3": float(np.nanmax(np.abs(deadbeat.eta - m3.eta)))}
   checks = [
-      check("y_settles_near_0", f"every y of the last half in "
+      _check("y_settles_near_0", f"every y of the last half in "
             f"{list(Y_NEAR_EDGE)}", fmt(n["y_tail_mean"]),
-            criteria.settles_in(m.y, *Y_NEAR_EDGE), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("lambda_stabilises", "λ over the last half: its quarters' "
+            criteria.settles_in(m.y, *Y_NEAR_EDGE), headline=True),
+      _check("lambda_stabilises", "λ over the last half: its quarters' "
             "means within 2 %, range within 50 %",
             f"{fmt(n['lam0'])} → {fmt(lam_star)}",
-            criteria.stabilises(m.lam), headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("locally_stable", "at the fixed point (η = 2/λ*, p = a/b, "
+            criteria.stabilises(m.lam), headline=True),
+      _check("locally_stable", "at the fixed point (η = 2/λ*, p = a/b, "
             "g = 0), every Jacobian eigenvalue but the line of fixed "
             "points' 1 has modulus < 1, and the numerical Jacobian's agree "
             "with the closed form to 1e-6",
             f"max |μ| {fmt(n['spectral_radius_transverse'])}, |Δ| "
             f"{fmt(match)}", n["spectral_radius_transverse"] < 1.0
-            and match < 1e-6, headline=True,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("levels_off_before_m3", "λ stays within 1 % of its final "
+            and match < 1e-6, headline=True),
+      _check("levels_off_before_m3", "λ stays within 1 % of its final "
             "value from an earlier step than CDAT's model M3",
             f"step {t5} vs {t3}", t5 is not None and t3 is not None
-            and t5 < t3,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
-      check("deadbeat_gains_are_m3", "k_i = 1, k_p = 0 reproduces M3's η "
+            and t5 < t3),
+      _check("deadbeat_gains_are_m3", "k_i = 1, k_p = 0 reproduces M3's η "
             "to 1e-12", fmt(n["deadbeat_vs_m3"]),
-            n["deadbeat_vs_m3"] < 1e-12,
-            over_seeds=criteria.EVERY_SEED,
-            why="a model: one deterministic trajectory"),
+            n["deadbeat_vs_m3"] < 1e-12),
   ]
   key = (f"y → {fmt(float(m.y[-1]))}; λ {fmt(n['lam0'])} → {fmt(lam_star)} "
          f"(M3: {fmt(n['lam_final_m3'])}), level from step {t5} (M3: {t3});"
